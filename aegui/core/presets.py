@@ -1,0 +1,141 @@
+"""Named starting points, one per variant in the tutorial, each with a one-line description.
+
+Presets are made for the embedded 28x28 digits; ``get_preset(name, kind, shape)``
+re-targets one at another input, and validation says if it no longer fits.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from .spec import (
+    AdversarialSpec, AttentionSpec, AutoencoderSpec, CapsuleSpec, ContractiveSpec, EncoderSpec, LatentSpec,
+    LayerSpec, NoiseSpec, ObjectiveSpec, SparsitySpec, StackedSpec, TrainSpec, VariationalSpec,
+)
+
+
+def _mlp(*units: int, activation: str = "relu") -> EncoderSpec:
+    return EncoderSpec([LayerSpec(units=u, activation=activation) for u in units])
+
+
+def _conv(*channels: int) -> EncoderSpec:
+    return EncoderSpec([LayerSpec(channels=c, kernel=3, stride=2) for c in channels])
+
+
+def _spec(name: str, description: str, **kw) -> AutoencoderSpec:
+    return AutoencoderSpec(name=name, description=description, **kw)
+
+
+def _ae() -> AutoencoderSpec:
+    return _spec("ae", "Plain autoencoder: one hidden layer of 256 and a 32-unit code",
+                 encoder=_mlp(256), latent=LatentSpec(dim=32))
+
+
+def _deep() -> AutoencoderSpec:
+    return _spec("deep", "Deep autoencoder: 512-256-128 hidden layers learn a hierarchy of features",
+                 encoder=_mlp(512, 256, 128), latent=LatentSpec(dim=32))
+
+
+def _stacked() -> AutoencoderSpec:
+    return _spec("stacked", "Stacked autoencoder: each layer pretrained greedily, then the whole net fine-tuned",
+                 encoder=_mlp(256, 128, activation="sigmoid"), latent=LatentSpec(dim=32),
+                 objective=ObjectiveSpec(stacked=StackedSpec(pretrain=True, epochs_per_layer=1)))
+
+
+def _sparse_l1() -> AutoencoderSpec:
+    return _spec("sparse-l1", "Sparse autoencoder: an L1 penalty keeps most of a 64-unit ReLU code at zero",
+                 encoder=_mlp(256), latent=LatentSpec(dim=64, activation="relu"),
+                 objective=ObjectiveSpec(sparsity=SparsitySpec(kind="l1", weight=0.05, target=0.05)))
+
+
+def _sparse_kl() -> AutoencoderSpec:
+    return _spec("sparse-kl", "Sparse autoencoder: KL pulls each sigmoid code unit's mean activation to rho = 0.05",
+                 encoder=_mlp(256), latent=LatentSpec(dim=64, activation="sigmoid"),
+                 objective=ObjectiveSpec(sparsity=SparsitySpec(kind="kl", weight=3.0, target=0.05)))
+
+
+def _denoising() -> AutoencoderSpec:
+    return _spec("denoising", "Denoising autoencoder: learns to remove gaussian noise (sigma 0.4) from its input",
+                 encoder=_mlp(256), latent=LatentSpec(dim=32),
+                 objective=ObjectiveSpec(noise=NoiseSpec(kind="gaussian", level=0.4)))
+
+
+def _contractive() -> AutoencoderSpec:
+    return _spec("contractive", "Contractive autoencoder: penalises the encoder's Jacobian so codes resist small changes",
+                 encoder=EncoderSpec([]), latent=LatentSpec(dim=64, activation="sigmoid"),
+                 objective=ObjectiveSpec(contractive=ContractiveSpec(weight=1.0)))
+
+
+def _vae() -> AutoencoderSpec:
+    return _spec("vae", "Variational autoencoder 784-400-20: a smooth latent space you can sample from",
+                 encoder=_mlp(400), latent=LatentSpec(dim=20),
+                 objective=ObjectiveSpec(variational=VariationalSpec(enabled=True, beta=1.0)))
+
+
+def _beta_vae() -> AutoencoderSpec:
+    return _spec("beta-vae", "beta-VAE (beta = 4, warm-up 2 epochs): trades detail for disentangled factors",
+                 encoder=_mlp(512, 256), latent=LatentSpec(dim=10),
+                 objective=ObjectiveSpec(variational=VariationalSpec(enabled=True, beta=4.0, warmup_epochs=2.0)))
+
+
+def _conv_ae() -> AutoencoderSpec:
+    return _spec("conv", "Convolutional autoencoder: strided 32- and 64-channel convs keep spatial structure",
+                 family="conv", encoder=_conv(32, 64), latent=LatentSpec(dim=32))
+
+
+def _conv_vae() -> AutoencoderSpec:
+    return _spec("conv-vae", "Convolutional VAE: conv encoder and decoder around a 16-dimensional gaussian code",
+                 family="conv", encoder=_conv(32, 64), latent=LatentSpec(dim=16),
+                 objective=ObjectiveSpec(variational=VariationalSpec(enabled=True, beta=1.0)))
+
+
+def _conv_denoising() -> AutoencoderSpec:
+    return _spec("conv-denoising", "Convolutional denoising autoencoder: removes salt-and-pepper noise (p = 0.2)",
+                 family="conv", encoder=_conv(32, 64), latent=LatentSpec(dim=32),
+                 objective=ObjectiveSpec(noise=NoiseSpec(kind="salt_pepper", level=0.2)))
+
+
+def _aae() -> AutoencoderSpec:
+    return _spec("aae", "Adversarial autoencoder: a discriminator shapes the 8-dimensional codes into a gaussian",
+                 encoder=_mlp(512, 256), latent=LatentSpec(dim=8),
+                 objective=ObjectiveSpec(adversarial=AdversarialSpec(enabled=True, prior="gaussian")))
+
+
+def _attention() -> AutoencoderSpec:
+    return _spec("attention", "Attention autoencoder: 7x7 patches through 2 transformer blocks, pooled by a learned query",
+                 family="attention", encoder=_mlp(64, 64), latent=LatentSpec(dim=32),
+                 attention=AttentionSpec(patch_size=7, heads=4, pool="cross"),
+                 train=TrainSpec(lr=1e-3))
+
+
+def _capsule() -> AutoencoderSpec:
+    return _spec("capsule", "Capsule autoencoder: primary capsules routed by agreement to 10 latent capsules of 8",
+                 family="capsule", encoder=EncoderSpec([LayerSpec(channels=32, kernel=5, stride=2)]),
+                 latent=LatentSpec(dim=80),
+                 capsule=CapsuleSpec(primary_channels=8, primary_dim=8, primary_kernel=5, primary_stride=2,
+                                     num_capsules=10, capsule_dim=8))
+
+
+PRESETS: dict[str, Callable[[], AutoencoderSpec]] = {
+    "ae": _ae, "deep": _deep, "stacked": _stacked, "sparse-l1": _sparse_l1, "sparse-kl": _sparse_kl,
+    "denoising": _denoising, "contractive": _contractive, "vae": _vae, "beta-vae": _beta_vae,
+    "conv": _conv_ae, "conv-vae": _conv_vae, "conv-denoising": _conv_denoising, "aae": _aae,
+    "attention": _attention, "capsule": _capsule,
+}
+
+
+def preset_names() -> list[str]:
+    return list(PRESETS)
+
+
+def describe_presets() -> list[tuple[str, str]]:
+    return [(name, make().description) for name, make in PRESETS.items()]
+
+
+def get_preset(name: str, kind: str | None = None, shape: tuple[int, ...] | None = None) -> AutoencoderSpec:
+    """A fresh copy of a preset, optionally re-targeted at another input."""
+    if name not in PRESETS:
+        raise KeyError(f"unknown preset '{name}'; presets are {', '.join(PRESETS)}")
+    spec = PRESETS[name]()
+    if kind is not None and shape is not None:
+        spec = spec.with_input(kind, shape)
+    return spec

@@ -1,0 +1,84 @@
+"""Greedy layer-wise pretraining for stacked autoencoders.
+
+Each encoder layer is trained with its mirror-image decoder layer as a shallow
+autoencoder of the layer below's (frozen) output; the first pair reconstructs
+the data itself. Fine-tuning of the whole network follows in the trainer.
+"""
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Iterator
+
+import torch
+from torch.nn import functional as F
+
+from . import objectives as obj
+from .models.common import Encoded
+from .reports import EPOCH, PROGRESS, Report
+
+if TYPE_CHECKING:
+    from .trainer import Trainer
+
+
+def _stage_loss(trainer: "Trainer", k: int, enc, dec, x: torch.Tensor) -> torch.Tensor:
+    model = trainer.model
+    with torch.no_grad():
+        below = x.reshape(x.shape[0], -1)
+        for block in model.encoder_blocks[:k]:
+            below = block(below)
+    # Only the data itself is corrupted: hidden activations have no natural range to clamp to.
+    inp = trainer.corrupt(x).reshape(x.shape[0], -1) if k == 0 else below
+    h = enc(inp)
+    if isinstance(h, Encoded):
+        h = h.code
+    out = dec(h)
+    if k == 0:
+        return obj.reconstruction_loss(out.reshape(x.shape).float(), x, trainer.spec.likelihood)
+    return F.mse_loss(out.float(), below, reduction="none").sum(dim=1).mean()
+
+
+def pretrain_stages(trainer: "Trainer") -> Iterator[Report]:
+    model, spec = trainer.model, trainer.spec
+    stages = model.stages()
+    epochs = spec.objective.stacked.epochs_per_layer
+    for k, (enc, dec) in enumerate(stages):
+        phase = f"pretrain {k + 1}/{len(stages)}"
+        params = list({id(p): p for p in list(enc.parameters()) + list(dec.parameters())}.values())
+        optimizer = torch.optim.Adam(params, lr=trainer.live["lr"])
+        for epoch in range(epochs):
+            order = torch.randperm(trainer.n_train, generator=trainer.generator, device=trainer.generator.device)
+            order = order.to(trainer.device)
+            acc = torch.zeros((), device=trainer.device)
+            start = last = time.perf_counter()
+            steps = 0
+            for b in range(trainer.steps_per_epoch):
+                if trainer.control.stopped:
+                    return
+                if trainer.control.paused and not trainer.control.wait_while_paused():
+                    return
+                idx = order[b * trainer.batch_size:(b + 1) * trainer.batch_size]
+                loss = _stage_loss(trainer, k, enc, dec, trainer.to_float(trainer.train_x[idx]))
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                acc += loss.detach()
+                steps += 1
+                now = time.perf_counter()
+                last_step = b == trainer.steps_per_epoch - 1
+                if now - last >= spec.train.report_interval_s or last_step:
+                    value = float(acc) / steps
+                    report = Report(
+                        kind=EPOCH if last_step else PROGRESS, phase=phase, step=b + 1, epoch=epoch + last_step,
+                        epoch_progress=epoch + (b + 1) / trainer.steps_per_epoch, epochs_total=epochs,
+                        steps_per_epoch=trainer.steps_per_epoch,
+                        samples_per_s=steps * trainer.batch_size / max(now - start, 1e-9),
+                        elapsed_s=now - trainer._t0, losses={"total": value, "recon": value}, lr=trainer.live["lr"],
+                        message=f"greedy pretraining of layer {k + 1} of {len(stages)}",
+                    )
+                    trainer._fill_snapshot(report)
+                    if last_step:
+                        trainer.history.append({"phase": phase, "epoch": epoch + 1, "train_total": value,
+                                                "time_s": round(now - trainer._t0, 3)})
+                    yield report
+                    acc.zero_()
+                    steps, start, last = 0, time.perf_counter(), time.perf_counter()

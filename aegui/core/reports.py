@@ -1,0 +1,74 @@
+"""What the trainer tells its listeners, about ten times a second.
+
+A Report holds only host-side numpy copies that nobody else references, so a
+GUI thread may keep it while training goes on. Sizes are bounded: a fixed
+snapshot batch, at most ``MAX_FILTERS`` filters, one value per code unit.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+MAX_FILTERS = 64
+
+# Report kinds
+PROGRESS, EPOCH, PAUSED, FINISHED = "progress", "epoch", "paused", "finished"
+
+
+def to_numpy(t: torch.Tensor | None, limit: int | None = None) -> np.ndarray | None:
+    """An owned float32 copy on the host (never a view of a model tensor)."""
+    if t is None:
+        return None
+    t = t.detach()
+    if limit is not None:
+        t = t[:limit]
+    return t.to("cpu", dtype=torch.float32, copy=True).numpy()
+
+
+@dataclass
+class Report:
+    kind: str  # progress | epoch | paused | finished
+    phase: str  # "train", or "pretrain 1/3" during greedy layer-wise pretraining
+    step: int
+    epoch: int  # completed epochs of the current phase
+    epoch_progress: float  # fractional epochs, e.g. 2.25
+    epochs_total: int
+    steps_per_epoch: int
+    samples_per_s: float
+    elapsed_s: float
+    # Training loss terms averaged over the steps since the previous report:
+    # total, recon, and where the objective has them kl, sparsity, contractive, adv_gen, adv_disc.
+    losses: dict[str, float] = field(default_factory=dict)
+    # Validation terms (epoch reports): total, recon, recon_mse and objective terms.
+    val_losses: dict[str, float] | None = None
+    lr: float = 0.0
+    beta: float | None = None
+    noise_level: float | None = None
+    sparsity_weight: float | None = None
+    grad_norm: float | None = None
+    # Per-unit mean activation of the code over the reporting interval, and the
+    # codes of the snapshot batch (for histograms).
+    code_mean: np.ndarray | None = None
+    code_sample: np.ndarray | None = None
+    kl_per_dim: np.ndarray | None = None
+    # The fixed snapshot batch: clean inputs, what the model saw, and its output.
+    inputs: np.ndarray | None = None
+    corrupted: np.ndarray | None = None
+    reconstructions: np.ndarray | None = None
+    filters: np.ndarray | None = None
+    output_bias: np.ndarray | None = None
+    attention: np.ndarray | None = None  # (snapshot, tokens) attention of the code over tokens
+    token_grid: tuple[int, ...] | None = None
+    capsule_lengths: np.ndarray | None = None  # (snapshot, capsules)
+    live_changes: dict[str, float] = field(default_factory=dict)  # applied since the last report
+    message: str = ""
+    stop_reason: str | None = None  # set on the finished report: completed, stopped, early_stopping, non_finite
+
+    @property
+    def total_loss(self) -> float | None:
+        return self.losses.get("total")
+
+    def nbytes(self) -> int:
+        return sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray))

@@ -1,0 +1,291 @@
+"""The typed description of an experiment: model, objective and training.
+
+One ``AutoencoderSpec`` describes anything the app can build and train. It is
+plain data (dataclasses) with a JSON round-trip and a schema version, so the
+GUI, the command line and saved projects all share one format. ``validate``
+(in ``validation.py``) explains every problem with its field path.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal, Optional
+
+from .serialize import SpecError, dumps, from_dict, loads_json, to_dict
+
+SCHEMA_VERSION = 1
+
+Family = Literal["mlp", "conv", "attention", "capsule"]
+Activation = Literal["relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "linear"]
+InputKind = Literal["image", "vector", "sequence"]
+Likelihood = Literal["bernoulli", "gaussian"]
+
+FAMILIES = ("mlp", "conv", "attention", "capsule")
+ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "linear")
+INPUT_KINDS = ("image", "vector", "sequence")
+LIKELIHOODS = ("bernoulli", "gaussian")
+SPARSITY_KINDS = ("none", "l1", "kl")
+NOISE_KINDS = ("none", "gaussian", "masking", "salt_pepper")
+PRIORS = ("gaussian", "mixture")
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+LR_SCHEDULES = ("none", "plateau", "cosine", "step")
+DECAY_KINDS = ("l2", "l1")
+POOLS = ("mean", "cross")
+
+
+@dataclass
+class InputSpec:
+    """What one sample looks like: (C, H, W) image, (D,) vector or (T, C) sequence."""
+
+    kind: InputKind = "image"
+    shape: tuple[int, ...] = (1, 28, 28)
+
+
+@dataclass
+class LayerSpec:
+    """One encoder (or explicit decoder) layer. Each family reads the fields it needs:
+    mlp reads ``units``; conv reads ``channels``, ``kernel`` and ``stride``;
+    attention reads ``units`` as the token width of one transformer block."""
+
+    units: Optional[int] = None
+    channels: Optional[int] = None
+    kernel: int = 3
+    stride: int = 1
+    activation: Activation = "relu"
+    bias: bool = True
+    bias_init: float = 0.0
+    batch_norm: bool = False
+    dropout: float = 0.0
+
+
+@dataclass
+class EncoderSpec:
+    layers: list[LayerSpec] = field(default_factory=list)
+
+
+@dataclass
+class LatentSpec:
+    """The code layer. ``activation`` applies to the code itself (sigmoid for KL sparsity)."""
+
+    dim: int = 32
+    activation: Activation = "linear"
+    bias: bool = True
+    bias_init: float = 0.0
+
+
+@dataclass
+class DecoderSpec:
+    """The decoder mirrors the encoder unless ``mirror`` is off and ``layers`` are given.
+    The output layer is always added; its bias is the one that learns the data's mean."""
+
+    mirror: bool = True
+    layers: list[LayerSpec] = field(default_factory=list)
+    tied_weights: bool = False
+    output_bias: bool = True
+    output_bias_init: float = 0.0
+
+
+@dataclass
+class AttentionSpec:
+    """Tokens are image patches of ``patch_size`` (or time steps); ``pool`` turns them into the code."""
+
+    patch_size: int = 7
+    heads: int = 4
+    pool: Literal["mean", "cross"] = "cross"
+    decoder_blocks: int = 1
+    memory_tokens: int = 4
+
+
+@dataclass
+class CapsuleSpec:
+    """Primary capsules from the encoder's feature map, routed to ``num_capsules`` latent capsules."""
+
+    primary_channels: int = 8
+    primary_dim: int = 8
+    primary_kernel: int = 9
+    primary_stride: int = 2
+    num_capsules: int = 10
+    capsule_dim: int = 8
+    routing_iterations: int = 3
+    decoder_units: tuple[int, ...] = (256, 512)
+
+
+@dataclass
+class SparsitySpec:
+    """L1 on the code, or KL between a layer's mean sigmoid activation and ``target``.
+    ``layer`` is -1 for the code or the index of an encoder layer."""
+
+    kind: Literal["none", "l1", "kl"] = "none"
+    weight: float = 1e-3
+    target: float = 0.05
+    layer: int = -1
+
+
+@dataclass
+class NoiseSpec:
+    """Corruption applied to inputs during training; the loss compares with the clean input."""
+
+    kind: Literal["none", "gaussian", "masking", "salt_pepper"] = "none"
+    level: float = 0.3
+
+
+@dataclass
+class ContractiveSpec:
+    weight: float = 0.0
+
+
+@dataclass
+class VariationalSpec:
+    enabled: bool = False
+    beta: float = 1.0
+    warmup_epochs: float = 0.0
+    free_bits: float = 0.0
+
+
+@dataclass
+class AdversarialSpec:
+    """AAE: a discriminator tells encoder codes from prior samples."""
+
+    enabled: bool = False
+    prior: Literal["gaussian", "mixture"] = "gaussian"
+    mixture_components: int = 10
+    weight: float = 1.0
+    hidden_units: int = 128
+    disc_lr: float = 2e-4
+
+
+@dataclass
+class StackedSpec:
+    """Greedy layer-wise pretraining before fine-tuning the whole network."""
+
+    pretrain: bool = False
+    epochs_per_layer: int = 1
+
+
+@dataclass
+class ObjectiveSpec:
+    sparsity: SparsitySpec = field(default_factory=SparsitySpec)
+    noise: NoiseSpec = field(default_factory=NoiseSpec)
+    contractive: ContractiveSpec = field(default_factory=ContractiveSpec)
+    variational: VariationalSpec = field(default_factory=VariationalSpec)
+    adversarial: AdversarialSpec = field(default_factory=AdversarialSpec)
+    stacked: StackedSpec = field(default_factory=StackedSpec)
+
+
+@dataclass
+class RegularizationSpec:
+    """Weight decay with separate strengths for weights and biases (the tutorial's point
+    that biases can overfit too), plus gradient clipping."""
+
+    decay: Literal["l2", "l1"] = "l2"
+    weight_decay: float = 0.0
+    bias_decay: float = 0.0
+    grad_clip: float = 0.0
+
+
+@dataclass
+class TrainSpec:
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 1e-3
+    optimizer: Literal["adam", "adamw", "sgd", "rmsprop"] = "adam"
+    regularization: RegularizationSpec = field(default_factory=RegularizationSpec)
+    val_fraction: float = 0.1
+    patience: int = 0
+    lr_schedule: Literal["none", "plateau", "cosine", "step"] = "none"
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = False
+    report_interval_s: float = 0.1
+    report_every_steps: int = 0
+    snapshot_size: int = 16
+
+
+@dataclass
+class AutoencoderSpec:
+    """Everything needed to build and train one autoencoder."""
+
+    schema_version: int = SCHEMA_VERSION
+    name: str = "ae"
+    description: str = ""
+    input: InputSpec = field(default_factory=InputSpec)
+    family: Family = "mlp"
+    encoder: EncoderSpec = field(default_factory=EncoderSpec)
+    latent: LatentSpec = field(default_factory=LatentSpec)
+    decoder: DecoderSpec = field(default_factory=DecoderSpec)
+    likelihood: Likelihood = "bernoulli"
+    attention: AttentionSpec = field(default_factory=AttentionSpec)
+    capsule: CapsuleSpec = field(default_factory=CapsuleSpec)
+    objective: ObjectiveSpec = field(default_factory=ObjectiveSpec)
+    train: TrainSpec = field(default_factory=TrainSpec)
+
+    # --- JSON -----------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return to_dict(self)
+
+    def to_json(self) -> str:
+        return dumps(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "AutoencoderSpec":
+        if not isinstance(data, dict):
+            raise SpecError([("", f"a spec must be a JSON object, found {type(data).__name__}")])
+        version = data.get("schema_version", SCHEMA_VERSION)
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise SpecError([("schema_version", f"expected a whole number, found {version!r}")])
+        if version > SCHEMA_VERSION:
+            raise SpecError([("schema_version", f"{version} is newer than this version of the app understands ({SCHEMA_VERSION})")])
+        if version < 1:
+            raise SpecError([("schema_version", f"{version} is not a valid schema version")])
+        return from_dict(cls, data)
+
+    @classmethod
+    def from_json(cls, text: str) -> "AutoencoderSpec":
+        return cls.from_dict(loads_json(text))
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(self.to_json() + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "AutoencoderSpec":
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise SpecError([("", f"cannot read spec file {path}: {exc.strerror or exc}")]) from None
+        except UnicodeDecodeError:
+            raise SpecError([("", f"spec file {path} is not UTF-8 text")]) from None
+        try:
+            return cls.from_json(text)
+        except SpecError as exc:
+            raise SpecError([("", f"{path}: " + exc.first_line)]) from None
+
+    # --- helpers --------------------------------------------------------------
+    def copy(self) -> "AutoencoderSpec":
+        return copy.deepcopy(self)
+
+    def with_input(self, kind: str, shape: tuple[int, ...]) -> "AutoencoderSpec":
+        out = self.copy()
+        out.input = InputSpec(kind=kind, shape=tuple(int(s) for s in shape))
+        return out
+
+    @property
+    def is_variational(self) -> bool:
+        return self.objective.variational.enabled
+
+    @property
+    def code_dim(self) -> int:
+        if self.family == "capsule":
+            return self.capsule.num_capsules * self.capsule.capsule_dim
+        return self.latent.dim
+
+
+def set_all_biases(spec: AutoencoderSpec, enabled: bool, init: float = 0.0) -> AutoencoderSpec:
+    """A copy with every bias on or off, for the tutorial's "what do biases capture" experiment."""
+    out = spec.copy()
+    for layer in out.encoder.layers + out.decoder.layers:
+        layer.bias, layer.bias_init = enabled, init
+    out.latent = replace(out.latent, bias=enabled, bias_init=init)
+    out.decoder.output_bias, out.decoder.output_bias_init = enabled, init
+    return out

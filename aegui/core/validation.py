@@ -1,0 +1,296 @@
+"""Spec validation: every problem at once, each with its field path, in plain words.
+
+The checks trace feature-map sizes through the encoder so that a conv kernel
+too big for its input is caught here, with the size it would meet, rather than
+as a cryptic error from inside torch.
+"""
+from __future__ import annotations
+
+import re
+
+from .spec import (
+    ACTIVATIONS, DECAY_KINDS, FAMILIES, INPUT_KINDS, LIKELIHOODS, LR_SCHEDULES, NOISE_KINDS,
+    OPTIMIZERS, POOLS, PRIORS, SPARSITY_KINDS, SCHEMA_VERSION, AutoencoderSpec, LayerSpec,
+)
+from .serialize import SpecError
+
+Issues = list[tuple[str, str]]
+
+
+def conv_out(size: int, kernel: int, stride: int) -> int:
+    """Output length of a conv with 'same-ish' padding kernel//2, as the models build it."""
+    pad = kernel // 2
+    return (size + 2 * pad - kernel) // stride + 1
+
+
+def _size_words(sizes: tuple[int, ...]) -> str:
+    if len(sizes) == 2:
+        return f"{sizes[0]}x{sizes[1]} feature map"
+    return f"length-{sizes[0]} sequence"
+
+
+def _choice(issues: Issues, path: str, value, choices) -> bool:
+    if value not in choices:
+        issues.append((path, f"{value!r} is not one of {', '.join(choices)}"))
+        return False
+    return True
+
+
+def _positive(issues: Issues, path: str, value, what: str = "must be at least 1") -> bool:
+    if value is None or value < 1:
+        issues.append((path, f"{what}; it is {value}"))
+        return False
+    return True
+
+
+def _check_layer_common(issues: Issues, path: str, layer: LayerSpec) -> None:
+    _choice(issues, f"{path}.activation", layer.activation, ACTIVATIONS)
+    if not 0.0 <= layer.dropout < 1.0:
+        issues.append((f"{path}.dropout", f"must be from 0 up to (not including) 1; it is {layer.dropout}"))
+
+
+def _check_conv_stack(issues: Issues, prefix: str, layers: list[LayerSpec], sizes: tuple[int, ...]) -> tuple[int, ...] | None:
+    """Walk conv layers, returning the final spatial sizes (None once something is wrong)."""
+    for i, layer in enumerate(layers):
+        path = f"{prefix}[{i}]"
+        _check_layer_common(issues, path, layer)
+        if layer.channels is None:
+            issues.append((f"{path}.channels", "a conv layer needs a number of channels"))
+        else:
+            _positive(issues, f"{path}.channels", layer.channels)
+        ok = _positive(issues, f"{path}.kernel", layer.kernel) & _positive(issues, f"{path}.stride", layer.stride)
+        if sizes is None or not ok:
+            sizes = None
+            continue
+        if layer.kernel > min(sizes):
+            issues.append((f"{path}.kernel", f"{layer.kernel} is larger than the {_size_words(sizes)} it gets"))
+            sizes = None
+            continue
+        sizes = tuple(conv_out(s, layer.kernel, layer.stride) for s in sizes)
+    return sizes
+
+
+def _check_input(issues: Issues, spec: AutoencoderSpec) -> bool:
+    kind, shape = spec.input.kind, tuple(spec.input.shape)
+    if not _choice(issues, "input.kind", kind, INPUT_KINDS):
+        return False
+    want = {"image": 3, "vector": 1, "sequence": 2}[kind]
+    names = {"image": "(channels, height, width)", "vector": "(features,)", "sequence": "(steps, channels)"}[kind]
+    if len(shape) != want:
+        issues.append(("input.shape", f"an {kind} input needs {want} sizes {names}; got {list(shape)}"))
+        return False
+    if any(s < 1 for s in shape):
+        issues.append(("input.shape", f"every size must be at least 1; got {list(shape)}"))
+        return False
+    return True
+
+
+def _check_encoder(issues: Issues, spec: AutoencoderSpec, input_ok: bool) -> None:
+    family, layers = spec.family, spec.encoder.layers
+    kind, shape = spec.input.kind, tuple(spec.input.shape)
+    if family in ("conv", "attention", "capsule") and not layers:
+        issues.append(("encoder.layers", f"the {family} family needs at least one encoder layer"))
+    if family == "mlp":
+        for i, layer in enumerate(layers):
+            _check_layer_common(issues, f"encoder.layers[{i}]", layer)
+            if layer.units is None:
+                issues.append((f"encoder.layers[{i}].units", "an mlp layer needs a number of units"))
+            else:
+                _positive(issues, f"encoder.layers[{i}].units", layer.units)
+    elif family in ("conv", "capsule"):
+        if input_ok and kind == "vector":
+            issues.append(("family", f"{family} needs an image or sequence input, not a vector; use mlp or attention"))
+            return
+        if family == "capsule" and input_ok and kind != "image":
+            issues.append(("family", "capsule needs an image input"))
+            return
+        sizes = (shape[1], shape[2]) if kind == "image" else (shape[0],)
+        sizes = _check_conv_stack(issues, "encoder.layers", layers, sizes if input_ok else None)
+        if family == "capsule" and sizes is not None:
+            cap = spec.capsule
+            if cap.primary_kernel > min(sizes):
+                issues.append(("capsule.primary_kernel", f"{cap.primary_kernel} is larger than the {_size_words(sizes)} it gets"))
+        if family == "conv" and not spec.decoder.mirror and sizes is not None and input_ok:
+            _check_conv_decoder(issues, spec, sizes)
+    elif family == "attention":
+        widths = set()
+        for i, layer in enumerate(layers):
+            path = f"encoder.layers[{i}]"
+            _check_layer_common(issues, path, layer)
+            if layer.units is None or layer.units < 1:
+                issues.append((f"{path}.units", "a transformer block needs a token width (units) of at least 1"))
+                continue
+            widths.add(layer.units)
+            if spec.attention.heads >= 1 and layer.units % spec.attention.heads:
+                issues.append((f"{path}.units", f"{layer.units} does not divide into {spec.attention.heads} attention heads"))
+        if len(widths) > 1:
+            issues.append(("encoder.layers", f"all transformer blocks must share one token width; found {sorted(widths)}"))
+        p = spec.attention.patch_size
+        if input_ok and p >= 1:
+            if kind == "image" and (shape[1] % p or shape[2] % p):
+                issues.append(("attention.patch_size", f"{p} does not tile the {shape[1]}x{shape[2]} image exactly"))
+            if kind == "sequence" and shape[0] % p:
+                issues.append(("attention.patch_size", f"{p} does not split the {shape[0]} steps into equal tokens"))
+            if kind == "vector" and shape[0] % p:
+                issues.append(("attention.patch_size", f"{p} does not split the {shape[0]} features into equal tokens"))
+
+
+def _check_conv_decoder(issues: Issues, spec: AutoencoderSpec, sizes: tuple[int, ...]) -> None:
+    """An explicit conv decoder upsamples by each stride; it must land on the input size."""
+    for i, layer in enumerate(spec.decoder.layers):
+        path = f"decoder.layers[{i}]"
+        _check_layer_common(issues, path, layer)
+        if layer.channels is None or layer.channels < 1:
+            issues.append((f"{path}.channels", "a conv layer needs a number of channels of at least 1"))
+        if layer.kernel < 1 or layer.stride < 1:
+            issues.append((path, "kernel and stride must be at least 1"))
+            return
+        sizes = tuple(s * layer.stride for s in sizes)
+    target = tuple(spec.input.shape[1:]) if spec.input.kind == "image" else (spec.input.shape[0],)
+    if sizes != target:
+        issues.append(("decoder.layers", f"the decoder's strides bring the feature map to {'x'.join(map(str, sizes))}, "
+                                         f"not the input's {'x'.join(map(str, target))}"))
+
+
+def _check_decoder(issues: Issues, spec: AutoencoderSpec) -> None:
+    dec = spec.decoder
+    if not dec.mirror and spec.family == "mlp":
+        for i, layer in enumerate(dec.layers):
+            _check_layer_common(issues, f"decoder.layers[{i}]", layer)
+            if layer.units is None or layer.units < 1:
+                issues.append((f"decoder.layers[{i}].units", "an mlp layer needs a number of units of at least 1"))
+    if dec.tied_weights:
+        if spec.family != "mlp":
+            issues.append(("decoder.tied_weights", f"tied weights are for mlp models, not {spec.family}"))
+        elif not dec.mirror:
+            issues.append(("decoder.tied_weights", "tied weights need a mirrored decoder"))
+        elif any(layer.batch_norm for layer in spec.encoder.layers):
+            issues.append(("decoder.tied_weights", "tied weights cannot be combined with batch norm layers"))
+    if spec.family in ("attention", "capsule") and not dec.mirror and dec.layers:
+        issues.append(("decoder.layers", f"the {spec.family} decoder is built from its own settings; leave layers empty"))
+
+
+def _check_objective(issues: Issues, spec: AutoencoderSpec) -> None:
+    obj = spec.objective
+    sp = obj.sparsity
+    if _choice(issues, "objective.sparsity.kind", sp.kind, SPARSITY_KINDS) and sp.kind != "none":
+        if sp.weight < 0:
+            issues.append(("objective.sparsity.weight", f"must not be negative; it is {sp.weight}"))
+        if not 0.0 < sp.target < 1.0:
+            issues.append(("objective.sparsity.target", f"the target rate must be between 0 and 1; it is {sp.target}"))
+        n = len(spec.encoder.layers)
+        if sp.layer != -1:
+            if spec.family != "mlp":
+                issues.append(("objective.sparsity.layer", f"only the code (-1) can be made sparse in the {spec.family} family"))
+            elif not 0 <= sp.layer < n:
+                issues.append(("objective.sparsity.layer", f"{sp.layer} is not -1 (the code) or an encoder layer index 0..{n - 1}"))
+        if sp.kind == "kl":
+            act = spec.latent.activation if sp.layer == -1 or not 0 <= sp.layer < n else spec.encoder.layers[sp.layer].activation
+            where = "latent.activation" if sp.layer == -1 else f"encoder.layers[{sp.layer}].activation"
+            if act != "sigmoid" and spec.family != "capsule":
+                issues.append(("objective.sparsity.kind", f"KL sparsity needs sigmoid activations in 0-1, but {where} is {act}"))
+    nz = obj.noise
+    if _choice(issues, "objective.noise.kind", nz.kind, NOISE_KINDS) and nz.kind != "none":
+        if nz.level < 0 or (nz.kind != "gaussian" and nz.level > 1):
+            what = "a standard deviation of at least 0" if nz.kind == "gaussian" else "a probability from 0 to 1"
+            issues.append(("objective.noise.level", f"{nz.kind} noise needs {what}; it is {nz.level}"))
+    if obj.contractive.weight < 0:
+        issues.append(("objective.contractive.weight", f"must not be negative; it is {obj.contractive.weight}"))
+    va = obj.variational
+    if va.enabled:
+        for name in ("beta", "warmup_epochs", "free_bits"):
+            if getattr(va, name) < 0:
+                issues.append((f"objective.variational.{name}", f"must not be negative; it is {getattr(va, name)}"))
+        if spec.family == "capsule":
+            issues.append(("objective.variational.enabled", "the capsule family has no variational form; turn it off"))
+        if spec.latent.activation != "linear":
+            issues.append(("latent.activation", f"a VAE samples its code, so the code activation must be linear, not {spec.latent.activation}"))
+    ad = obj.adversarial
+    if ad.enabled:
+        _choice(issues, "objective.adversarial.prior", ad.prior, PRIORS)
+        _positive(issues, "objective.adversarial.mixture_components", ad.mixture_components)
+        _positive(issues, "objective.adversarial.hidden_units", ad.hidden_units)
+        if ad.weight < 0:
+            issues.append(("objective.adversarial.weight", f"must not be negative; it is {ad.weight}"))
+        if ad.disc_lr <= 0:
+            issues.append(("objective.adversarial.disc_lr", f"must be above 0; it is {ad.disc_lr}"))
+        if va.enabled:
+            issues.append(("objective.adversarial.enabled", "choose one way to match the prior: variational or adversarial, not both"))
+    st = obj.stacked
+    if st.pretrain:
+        if spec.family != "mlp":
+            issues.append(("objective.stacked.pretrain", f"layer-wise pretraining is for mlp models, not {spec.family}"))
+        elif not spec.decoder.mirror:
+            issues.append(("objective.stacked.pretrain", "layer-wise pretraining pairs each encoder layer with its mirror; turn decoder.mirror on"))
+        elif not spec.encoder.layers:
+            issues.append(("objective.stacked.pretrain", "layer-wise pretraining needs at least one hidden encoder layer"))
+        if va.enabled or ad.enabled:
+            issues.append(("objective.stacked.pretrain", "layer-wise pretraining is for deterministic codes; turn off variational and adversarial"))
+        _positive(issues, "objective.stacked.epochs_per_layer", st.epochs_per_layer)
+
+
+def _check_train(issues: Issues, spec: AutoencoderSpec) -> None:
+    tr = spec.train
+    _positive(issues, "train.epochs", tr.epochs)
+    _positive(issues, "train.batch_size", tr.batch_size)
+    if tr.lr <= 0:
+        issues.append(("train.lr", f"the learning rate must be above 0; it is {tr.lr}"))
+    _choice(issues, "train.optimizer", tr.optimizer, OPTIMIZERS)
+    _choice(issues, "train.lr_schedule", tr.lr_schedule, LR_SCHEDULES)
+    if not 0.0 <= tr.val_fraction <= 0.9:
+        issues.append(("train.val_fraction", f"must be from 0 to 0.9; it is {tr.val_fraction}"))
+    if tr.patience < 0:
+        issues.append(("train.patience", f"must not be negative; it is {tr.patience}"))
+    if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", tr.device):
+        issues.append(("train.device", f"{tr.device!r} is not auto, cpu, cuda, cuda:N or mps"))
+    if tr.report_interval_s <= 0:
+        issues.append(("train.report_interval_s", f"must be above 0; it is {tr.report_interval_s}"))
+    if tr.report_every_steps < 0:
+        issues.append(("train.report_every_steps", f"must not be negative; it is {tr.report_every_steps}"))
+    if not 1 <= tr.snapshot_size <= 64:
+        issues.append(("train.snapshot_size", f"must be from 1 to 64; it is {tr.snapshot_size}"))
+    reg = tr.regularization
+    _choice(issues, "train.regularization.decay", reg.decay, DECAY_KINDS)
+    for name in ("weight_decay", "bias_decay", "grad_clip"):
+        if getattr(reg, name) < 0:
+            issues.append((f"train.regularization.{name}", f"must not be negative; it is {getattr(reg, name)}"))
+
+
+def validate(spec: AutoencoderSpec) -> Issues:
+    """Every problem with ``spec`` as (field path, message); empty when it can be built."""
+    issues: Issues = []
+    if spec.schema_version != SCHEMA_VERSION:
+        issues.append(("schema_version", f"{spec.schema_version} is not the supported version {SCHEMA_VERSION}"))
+    input_ok = _check_input(issues, spec)
+    if _choice(issues, "family", spec.family, FAMILIES):
+        _check_encoder(issues, spec, input_ok)
+    _positive(issues, "latent.dim", spec.latent.dim)
+    _choice(issues, "latent.activation", spec.latent.activation, ACTIVATIONS)
+    _choice(issues, "likelihood", spec.likelihood, LIKELIHOODS)
+    _check_decoder(issues, spec)
+    if spec.family == "attention":
+        at = spec.attention
+        for name in ("patch_size", "heads", "decoder_blocks", "memory_tokens"):
+            _positive(issues, f"attention.{name}", getattr(at, name))
+        _choice(issues, "attention.pool", at.pool, POOLS)
+    if spec.family == "capsule":
+        cap = spec.capsule
+        for name in ("primary_channels", "primary_dim", "primary_kernel", "primary_stride", "num_capsules",
+                     "capsule_dim", "routing_iterations"):
+            _positive(issues, f"capsule.{name}", getattr(cap, name))
+        if cap.num_capsules >= 1 and cap.capsule_dim >= 1 and spec.latent.dim != cap.num_capsules * cap.capsule_dim:
+            n = cap.num_capsules * cap.capsule_dim
+            issues.append(("latent.dim", f"the capsule code is num_capsules x capsule_dim = {n}; set latent.dim to {n}"))
+        for i, units in enumerate(cap.decoder_units):
+            _positive(issues, f"capsule.decoder_units[{i}]", units)
+    _check_objective(issues, spec)
+    _check_train(issues, spec)
+    return issues
+
+
+def check(spec: AutoencoderSpec) -> AutoencoderSpec:
+    """Raise SpecError listing every problem, or return the spec unchanged."""
+    issues = validate(spec)
+    if issues:
+        raise SpecError(issues)
+    return spec
