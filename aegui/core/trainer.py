@@ -104,6 +104,7 @@ class Trainer:
         self._good_state = self._copy_state()
         self._pending_changes: dict[str, float] = {}
         self._batch_index = 0
+        self._val_cache: tuple[int, dict] | None = None  # (step, validation terms) of unchanged weights
         self._t0 = time.perf_counter()
         self._train_seconds = 0.0
         self._samples = 0
@@ -293,6 +294,7 @@ class Trainer:
                     if tr.patience > 0 and bad_epochs >= tr.patience:
                         if best_state is not None:
                             self.model.load_state_dict(best_state)
+                            self._val_cache = None
                         stop_reason = "early_stopping"
                         message = (f"validation loss has not improved for {tr.patience} epochs; "
                                    f"stopped at epoch {self.epoch} and kept the best weights")
@@ -337,6 +339,7 @@ class Trainer:
             self._good_state = self._copy_state()
             return None, ""
         self.model.load_state_dict(self._good_state)
+        self._val_cache = None
         step = self.step - self._acc_steps + bad if bad >= 0 else self.step
         return "non_finite", self._nan_message(step) + "; the last good weights were restored"
 
@@ -369,6 +372,7 @@ class Trainer:
         self._fill_snapshot(report)
         if kind == EPOCH and stop_reason is None:
             report.val_losses = self.evaluate()
+            self._val_cache = (self.step, report.val_losses)
         self._pending_changes = {}
         self._reset_interval()
         return report
@@ -456,9 +460,16 @@ class Trainer:
             row["beta"] = report.beta
         self.history.append(row)
 
+    def final_validation(self) -> dict[str, float]:
+        if not len(self.val_x):
+            return {}
+        if self._val_cache is None or self._val_cache[0] != self.step:
+            self._val_cache = (self.step, self.evaluate())
+        return self._val_cache[1]
+
     def _result(self, stop_reason: str, message: str) -> TrainResult:
         last = next((h for h in reversed(self.history) if h.get("phase") == "train"), {})
-        val = self.evaluate() if len(self.val_x) else {}
+        val = self.final_validation()
         return TrainResult(
             stop_reason=stop_reason, message=message, epochs=self.epoch, steps=self.step,
             train_loss=last.get("train_total", math.nan), val_loss=val.get("total", math.nan),
@@ -477,6 +488,6 @@ class Trainer:
             samples_per_s=self._samples_per_s(), elapsed_s=time.perf_counter() - self._t0,
             lr=self.live["lr"], message=message, stop_reason=stop_reason,
         )
-        report.val_losses = self.evaluate() if len(self.val_x) else None
+        report.val_losses = self.final_validation() or None
         self._fill_snapshot(report)
         return report

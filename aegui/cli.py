@@ -1,0 +1,219 @@
+"""The headless command line: the same engine the GUI drives, without Qt.
+
+Every user mistake (a bad argument, spec, dataset or device) ends in one line on
+stderr and exit code 2. The last line of stdout of ``train`` is one JSON object.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+USAGE_ERROR = 2
+
+
+class CliError(Exception):
+    """A user-facing problem: printed as one line, exit code 2."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a mistake in one line instead of a usage dump."""
+
+    def error(self, message: str):  # noqa: D401 - argparse's signature
+        raise CliError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="aegui", description="Autoencoder Studio. With no command, opens the application.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    train = sub.add_parser("train", help="train a model headless")
+    source = train.add_mutually_exclusive_group()
+    source.add_argument("--preset", help="a built-in spec (see 'presets')")
+    source.add_argument("--spec", help="a spec JSON file")
+    train.add_argument("--dataset", default="mnist5k", help="a built-in dataset name or a file/folder path")
+    train.add_argument("--limit", type=int, help="train on a stratified subsample of N samples")
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--latent", type=int, help="code size")
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--lr", type=float)
+    train.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
+    train.add_argument("--seed", type=int)
+    train.add_argument("--out", help="output folder (default runs/NAME-TIME)")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    sub.add_parser("presets", help="list the built-in presets")
+    return parser
+
+
+def _spec_from_args(args):
+    from .core.presets import get_preset
+    from .core.spec import AutoencoderSpec
+
+    if args.spec:
+        spec = AutoencoderSpec.load(args.spec)
+    else:
+        name = args.preset or "ae"
+        try:
+            spec = get_preset(name)
+        except KeyError as exc:
+            raise CliError(str(exc.args[0])) from None
+    if args.epochs is not None:
+        spec.train.epochs = args.epochs
+    if args.batch_size is not None:
+        spec.train.batch_size = args.batch_size
+    if args.lr is not None:
+        spec.train.lr = args.lr
+    if args.device is not None:
+        spec.train.device = args.device
+    if args.seed is not None:
+        spec.train.seed = args.seed
+    if args.latent is not None:
+        if spec.family == "capsule":
+            size = spec.capsule.capsule_dim
+            if args.latent % size:
+                raise CliError(f"--latent {args.latent}: a capsule code is a whole number of capsules of {size}")
+            spec.capsule.num_capsules = args.latent // size
+        spec.latent.dim = args.latent
+    return spec
+
+
+def _fit_input(spec, dataset, from_file: bool):
+    """Presets follow the dataset's shape; a spec file must already match it."""
+    if (spec.input.kind, tuple(spec.input.shape)) == (dataset.kind, dataset.sample_shape):
+        return spec
+    if from_file:
+        raise CliError(
+            f"the spec's input is {spec.input.kind} {list(spec.input.shape)} but dataset '{dataset.name}' holds "
+            f"{dataset.kind} samples of shape {list(dataset.sample_shape)}"
+        )
+    spec = spec.with_input(dataset.kind, dataset.sample_shape)
+    if dataset.kind != "image" or not dataset.is_uint8:
+        spec.likelihood = "gaussian"  # standardised tables and signals are not 0-1 probabilities
+    return spec
+
+
+class ProgressBar:
+    """A one-line bar on a terminal's stderr; silent when stderr is not a terminal."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled and sys.stderr.isatty()
+        self._last = 0.0
+
+    def update(self, report) -> None:
+        now = time.perf_counter()
+        if not self.enabled or now - self._last < 0.1:
+            return
+        self._last = now
+        frac = min(1.0, report.epoch_progress / max(report.epochs_total, 1))
+        width = 30
+        bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
+        loss = report.losses.get("total")
+        loss_text = f" loss {loss:.4g}" if loss is not None and math.isfinite(loss) else ""
+        sys.stderr.write(f"\r{report.phase:>13} [{bar}] {report.epoch_progress:5.2f}/{report.epochs_total} ep"
+                         f"{loss_text} {report.samples_per_s:7.0f} samples/s")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+
+
+def _json_safe(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def cmd_train(args) -> int:
+    from .core.data import DataError, load_dataset
+    from .core.io import save_weights
+    from .core.reports import EPOCH
+    from .core.trainer import Trainer
+
+    spec = _spec_from_args(args)
+    try:
+        dataset = load_dataset(args.dataset, limit=args.limit, seed=spec.train.seed)
+    except DataError as exc:
+        raise CliError(str(exc)) from None
+    spec = _fit_input(spec, dataset, from_file=bool(args.spec))
+    name = args.preset or (spec.name if args.spec else "ae")
+    out = Path(args.out or f"runs/{name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"cannot create output folder {out}: {exc.strerror or exc}") from None
+    trainer = Trainer(spec, dataset)
+    trainer.spec.save(out / "spec.json")
+    bar = ProgressBar(not args.quiet)
+    started = time.perf_counter()
+    with open(out / "history.jsonl", "w", encoding="utf-8") as history:
+        written = 0
+        for report in trainer.run():
+            bar.update(report)
+            if report.kind == EPOCH:
+                for row in trainer.history[written:]:
+                    history.write(json.dumps({k: _json_safe(v) for k, v in row.items()}) + "\n")
+                history.flush()
+                written = len(trainer.history)
+    bar.close()
+    result = trainer.result
+    save_weights(trainer.model, out / "weights.safetensors", trainer.spec)
+    if result.message:
+        print(result.message, file=sys.stderr)
+    summary = {
+        "preset": name,
+        "epochs": result.epochs,
+        "steps": result.steps,
+        "train_loss": result.train_loss,
+        "val_loss": result.val_loss,
+        "val_recon_mse": result.val_recon_mse,
+        "samples_per_s": round(result.samples_per_s, 1),
+        "device": result.device,
+        "dataset": dataset.name,
+        "stop_reason": result.stop_reason,
+        "seconds": round(time.perf_counter() - started, 2),
+        "out": str(out),
+    }
+    print(json.dumps({k: _json_safe(v) for k, v in summary.items()}))
+    return 1 if result.stop_reason == "non_finite" else 0
+
+
+def cmd_presets(args) -> int:
+    from .core.presets import describe_presets
+
+    rows = describe_presets()
+    width = max(len(name) for name, _ in rows)
+    for name, description in rows:
+        print(f"{name:<{width}}  {description}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .core.data import DataError
+    from .core.device import DeviceError
+    from .core.serialize import SpecError
+
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "train":
+            return cmd_train(args)
+        if args.command == "presets":
+            return cmd_presets(args)
+        raise CliError("no command given; use 'train' or 'presets'")
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+    except SpecError as exc:
+        print(f"error: invalid spec: {exc.first_line}", file=sys.stderr)
+    except (DataError, DeviceError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    return USAGE_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())
