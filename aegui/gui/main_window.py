@@ -1,0 +1,349 @@
+"""The main window: panels as docks and tabs, menus, toolbar, status bar, settings."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QToolBar, QWidget,
+)
+
+from ..core.data import DataError, load_dataset
+from ..core.device import resolve_device
+from ..core.presets import get_preset
+from ..core.serialize import SpecError
+from ..core.spec import AutoencoderSpec
+from .controller import IDLE, PAUSED, RUNNING, STOPPING, TrainingController
+from .panels.builder import ModelBuilder
+from .panels.canvas import DrawCanvas
+from .panels.dashboard import TrainingDashboard
+from .panels.data import DataPanel
+from .panels.latent import LatentExplorer
+from .state import AppState
+
+DEFAULT_PRESET = "ae"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, dataset=None, spec: AutoencoderSpec | None = None, settings: QSettings | None = None):
+        super().__init__()
+        self.setWindowTitle("Autoencoder Studio")
+        self.setObjectName("mainWindow")
+        self.settings = settings or QSettings("AutoencoderStudio", "aegui")
+        if dataset is None:
+            dataset = self._initial_dataset()
+        if spec is None:
+            preset = str(self.settings.value("last/preset", DEFAULT_PRESET))
+            try:
+                spec = get_preset(preset, dataset.kind, dataset.sample_shape)
+            except KeyError:
+                spec = get_preset(DEFAULT_PRESET, dataset.kind, dataset.sample_shape)
+        self.state = AppState(spec.with_input(dataset.kind, dataset.sample_shape), dataset, self)
+        self.controller = TrainingController(self)
+        self._run = None
+        self._closing = False
+        self._last_error_box: QMessageBox | None = None
+
+        self.builder = ModelBuilder(self.state)
+        self.data_panel = DataPanel(self.state)
+        self.dashboard = TrainingDashboard()
+        self.latent = LatentExplorer(self.state)
+        self.canvas = DrawCanvas(self.state)
+
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("mainTabs")
+        self.tabs.addTab(self.dashboard, "Training")
+        self.tabs.addTab(self.latent, "Latent space")
+        self.tabs.addTab(self.canvas, "Draw")
+        self.setCentralWidget(self.tabs)
+        self.model_dock = self._dock("Model", self.builder, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.data_dock = self._dock("Data", self.data_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.tabifyDockWidget(self.data_dock, self.model_dock)  # Model on top; Data one click away
+        self.model_dock.raise_()
+
+        self._make_actions()
+        self._make_menus_and_toolbar()
+        self._make_status_bar()
+        self._connect()
+        self._restore_settings()
+        self._update_actions()
+
+    # --- construction ---------------------------------------------------------------------------
+    def _initial_dataset(self):
+        name = str(self.settings.value("last/dataset", "mnist5k"))
+        try:
+            return load_dataset(name)
+        except (DataError, OSError):
+            return load_dataset("mnist5k")
+
+    def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"{title.lower()}Dock")
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _action(self, text: str, shortcut, tip: str, slot, name: str) -> QAction:
+        action = QAction(text, self)
+        action.setObjectName(name)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+        action.setToolTip(f"{tip} ({QKeySequence(shortcut).toString()})" if shortcut else tip)
+        action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        return action
+
+    def _make_actions(self) -> None:
+        K = QKeySequence.StandardKey
+        self.new_action = self._action("&New", K.New, "Start again from the default model", self.new_model, "newAction")
+        self.open_action = self._action("&Open spec…", K.Open, "Open a model spec (JSON)", self.open_spec, "openAction")
+        self.save_action = self._action("&Save spec…", K.Save, "Save the model spec as JSON", self.save_spec, "saveAction")
+        self.quit_action = self._action("&Quit", K.Quit, "Close Autoencoder Studio", self.close, "quitAction")
+        self.train_action = self._action("&Train", "Ctrl+Return", "Train the model on the current data",
+                                         self.train, "trainAction")
+        self.pause_action = self._action("&Pause", "Ctrl+P", "Pause or resume training", self.toggle_pause, "pauseAction")
+        self.stop_action = self._action("S&top", "Ctrl+.", "Stop training (the weights so far are kept)",
+                                        self.stop, "stopAction")
+        self.undo_action = self.state.undo_stack.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcut(QKeySequence(K.Undo))
+        self.redo_action = self.state.undo_stack.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcut(QKeySequence(K.Redo))
+
+    def _make_menus_and_toolbar(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        for a in (self.new_action, self.open_action, self.save_action):
+            file_menu.addAction(a)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        edit = bar.addMenu("&Edit")
+        edit.addAction(self.undo_action)
+        edit.addAction(self.redo_action)
+        train = bar.addMenu("&Training")
+        for a in (self.train_action, self.pause_action, self.stop_action):
+            train.addAction(a)
+        view = bar.addMenu("&View")
+        view.addAction(self.model_dock.toggleViewAction())
+        view.addAction(self.data_dock.toggleViewAction())
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self._action("&About", None, "About Autoencoder Studio", self.about, "aboutAction"))
+
+        toolbar = QToolBar("Main", self)
+        toolbar.setObjectName("mainToolbar")
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        for a in (self.new_action, self.open_action, self.save_action):
+            toolbar.addAction(a)
+        toolbar.addSeparator()
+        toolbar.addAction(self.undo_action)
+        toolbar.addAction(self.redo_action)
+        toolbar.addSeparator()
+        for a in (self.train_action, self.pause_action, self.stop_action):
+            toolbar.addAction(a)
+        self.addToolBar(toolbar)
+        self.train_button = toolbar.widgetForAction(self.train_action)
+        self.train_button.setObjectName("trainButton")
+        self.pause_button = toolbar.widgetForAction(self.pause_action)
+        self.pause_button.setObjectName("pauseButton")
+        self.stop_button = toolbar.widgetForAction(self.stop_action)
+        self.stop_button.setObjectName("stopButton")
+
+    def _make_status_bar(self) -> None:
+        status = self.statusBar()
+        try:
+            device = str(resolve_device(self.state.spec.train.device))
+        except ValueError:
+            device = "cpu"
+        self.device_label = QLabel(f"device: {device}")
+        self.state_label = QLabel("idle")
+        self.state_label.setObjectName("stateLabel")
+        self.step_label = QLabel("step 0")
+        self.step_label.setObjectName("stepLabel")
+        for w in (self.device_label, self.state_label, self.step_label):
+            status.addPermanentWidget(w)
+
+    def _connect(self) -> None:
+        c = self.controller
+        c.report.connect(self._on_report)
+        c.finished.connect(self._on_finished)
+        c.failed.connect(self._on_failed)
+        c.stateChanged.connect(self._on_state)
+        c.weightsReady.connect(self.latent.set_weights)
+        c.weightsReady.connect(self.canvas.set_weights)
+        self.builder.liveValueChanged.connect(self._on_live_value)
+        self.state.specChanged.connect(lambda _: self._update_actions())
+        self.state.datasetChanged.connect(lambda _: self._update_actions())
+
+    # --- settings ------------------------------------------------------------------------------------
+    def _restore_settings(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1500, 940)
+        window_state = self.settings.value("window/state")
+        if isinstance(window_state, QByteArray):
+            self.restoreState(window_state)
+
+    def _save_settings(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("last/preset", self.state.spec.name)
+        if self.state.dataset is not None:
+            self.settings.setValue("last/dataset", self.state.dataset.name)
+        self.settings.sync()
+
+    # --- commands ----------------------------------------------------------------------------------------
+    def train_blocker(self) -> str:
+        """Why training cannot start now, or '' when it can."""
+        if self.state.dataset is None:
+            return "load a dataset first"
+        issues = self.state.issues
+        if issues:
+            path, message = issues[0]
+            more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
+            return f"fix the model first: {path}: {message}{more}"
+        return ""
+
+    def train(self) -> None:
+        if self.controller.is_active:
+            return
+        blocker = self.train_blocker()
+        if blocker:
+            self.statusBar().showMessage(f"Cannot train: {blocker}", 5000)
+            return
+        spec = self.state.spec
+        self._run = self.state.add_run(spec.name)
+        self.dashboard.clear()
+        self.state.set_locked(True)
+        if self.controller.start(spec, self.state.dataset):
+            self.tabs.setCurrentWidget(self.dashboard)
+        else:
+            self.state.set_locked(False)
+
+    def toggle_pause(self) -> None:
+        if self.controller.state == RUNNING:
+            self.controller.pause()
+        elif self.controller.state == PAUSED:
+            self.controller.resume()
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    def new_model(self) -> None:
+        ds = self.state.dataset
+        self.state.edit_spec(get_preset(DEFAULT_PRESET, ds.kind, ds.sample_shape), "new model")
+
+    def open_spec(self, path: str | None = None) -> bool:
+        if not path:
+            path, _ = QFileDialog.getOpenFileName(self, "Open a model spec", str(Path.home()), "Spec (*.json)")
+            if not path:
+                return False
+        try:
+            spec = AutoencoderSpec.load(path)
+        except SpecError as exc:
+            self.show_error("Cannot open this spec", exc.first_line)
+            return False
+        ds = self.state.dataset
+        if ds is not None and (spec.input.kind, tuple(spec.input.shape)) != (ds.kind, ds.sample_shape):
+            self.statusBar().showMessage(f"The spec was made for {spec.input.kind} "
+                                         f"{list(spec.input.shape)} input; fitted to {ds.name}", 8000)
+            spec = spec.with_input(ds.kind, ds.sample_shape)
+        return self.state.edit_spec(spec, f"open {Path(path).name}") or True
+
+    def save_spec(self, path: str | None = None) -> bool:
+        if not path:
+            path, _ = QFileDialog.getSaveFileName(self, "Save the model spec", str(Path.home() / "model.json"),
+                                                  "Spec (*.json)")
+            if not path:
+                return False
+        try:
+            self.state.spec.save(path)
+        except OSError as exc:
+            self.show_error("Cannot save the spec", f"{path}: {exc.strerror or exc}")
+            return False
+        self.statusBar().showMessage(f"Saved {path}", 4000)
+        return True
+
+    def about(self) -> None:
+        QMessageBox.about(self, "About Autoencoder Studio",
+                          "Autoencoder Studio: design, train and explore autoencoders.<br><br>"
+                          "The embedded digits are a 5,000-image subset of MNIST by Yann LeCun, Corinna Cortes "
+                          "and Christopher J.C. Burges, under CC BY-SA 3.0.")
+
+    def show_error(self, title: str, message: str) -> None:
+        """A non-blocking error dialog: the app stays usable behind it."""
+        box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self)
+        box.setObjectName("errorDialog")
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self._last_error_box = box
+
+    # --- controller events ------------------------------------------------------------------------------
+    def _on_report(self, report) -> None:
+        self.dashboard.add_report(report)
+        self.step_label.setText(f"step {report.step}")
+        if self._run is not None and report.kind == "epoch":
+            row = {"epoch": report.epoch, "step": report.step, **{f"train_{k}": v for k, v in report.losses.items()}}
+            row.update({f"val_{k}": v for k, v in (report.val_losses or {}).items()})
+            self._run.history.append(row)
+        if report.step and report.kind == "epoch":
+            self.controller.request_weights()
+
+    def _on_finished(self, report) -> None:
+        self.state.set_locked(False)
+        if report is not None:
+            self.dashboard.add_report(report)
+            if self._run is not None:
+                self._run.final_val_loss = (report.val_losses or {}).get("total")
+                self._run.stop_reason = report.stop_reason
+                self._run.seconds = report.elapsed_s
+                self.state.runs_changed()
+            text = {"completed": "Training finished", "stopped": "Training stopped",
+                    "early_stopping": "Stopped early", "non_finite": "Training stopped: the loss diverged"}
+            self.statusBar().showMessage(f"{text.get(report.stop_reason, 'Finished')} at step {report.step}", 8000)
+            if report.stop_reason == "non_finite" and not self._closing:
+                self.show_error("Training stopped", report.message)
+
+    def _on_failed(self, message: str) -> None:
+        self.state.set_locked(False)
+        if not self._closing:
+            self.show_error("Training failed", message)
+
+    def _on_state(self, state: str) -> None:
+        self.state_label.setText(state)
+        self._update_actions()
+
+    def _on_live_value(self, name: str, value: float) -> None:
+        try:
+            self.controller.set_live_value(name, value)
+        except ValueError as exc:
+            self.statusBar().showMessage(str(exc), 5000)
+            return
+        self.statusBar().showMessage(f"{name} set to {value:g}; applies at the next step", 4000)
+
+    def _update_actions(self) -> None:
+        state = self.controller.state
+        blocker = self.train_blocker()
+        idle = state == IDLE
+        self.train_action.setEnabled(idle and not blocker)
+        self.train_action.setToolTip(f"Cannot train: {blocker}" if blocker and idle else "Train the model (Ctrl+Return)")
+        self.pause_action.setEnabled(state in (RUNNING, PAUSED))
+        self.pause_action.setText("Resume" if state == PAUSED else "Pause")
+        self.stop_action.setEnabled(state in (RUNNING, PAUSED))
+        for a in (self.new_action, self.open_action):
+            a.setEnabled(idle)
+        if state == STOPPING:
+            self.statusBar().showMessage("Stopping after the current step…", 2000)
+
+    # --- closing ----------------------------------------------------------------------------------------------
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        """Stop and join every thread we started; never ask, never hang."""
+        self._closing = True
+        self._save_settings()
+        self.controller.shutdown(timeout=2.0)
+        self.dashboard.shutdown()
+        self.latent.shutdown()
+        self.canvas.shutdown()
+        super().closeEvent(event)

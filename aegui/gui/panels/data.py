@@ -1,0 +1,159 @@
+"""The data panel: built-in sets, the user's own files, a preview and statistics.
+
+A failed import shows the engine's message in place and leaves the current
+dataset loaded: nothing the user had is lost to a bad file.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget,
+)
+
+from ...core.data import BUILTIN_DATASETS, DataError, Dataset, load_dataset
+from ..widgets.image_grid import ImageGrid
+
+FILE_FILTER = "Data files (*.npy *.npz *.csv *.tsv *.txt *.gz *idx*-ubyte *.png *.jpg *.jpeg *.bmp);;All files (*)"
+PREVIEW = 32
+
+
+def describe(dataset: Dataset) -> str:
+    lines = [f"<b>{dataset.name}</b>: {len(dataset):,} samples, {dataset.kind} "
+             f"{'x'.join(map(str, dataset.sample_shape))}"]
+    if dataset.description:
+        lines.append(dataset.description)
+    lo, hi = dataset.value_range
+    lines.append(f"values {lo:.3g} to {hi:.3g}" + (" (stored as 0-255, scaled to 0-1)" if dataset.is_uint8 else ""))
+    if dataset.labels is not None:
+        classes, counts = np.unique(dataset.labels, return_counts=True)
+        names = dataset.label_names
+        shown = ", ".join(f"{names[c] if names and 0 <= c < len(names) else c}: {n}" for c, n in
+                          zip(classes[:12].tolist(), counts[:12].tolist()))
+        more = f" … ({len(classes)} classes)" if len(classes) > 12 else ""
+        lines.append(f"labels: {shown}{more}")
+    if dataset.credit:
+        lines.append(f"<i>{dataset.credit}</i>")
+    return "<br>".join(lines)
+
+
+class DataPanel(QWidget):
+    datasetLoaded = Signal(object)
+
+    def __init__(self, state, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("dataPanel")
+        self.setAcceptDrops(True)
+        self.state = state
+        self.builtin_combo = QComboBox()
+        self.builtin_combo.setObjectName("datasetCombo")
+        for name, (_, description) in BUILTIN_DATASETS.items():
+            self.builtin_combo.addItem(name, name)
+            self.builtin_combo.setItemData(self.builtin_combo.count() - 1, description, Qt.ItemDataRole.ToolTipRole)
+        self.builtin_combo.activated.connect(lambda i: self.load(self.builtin_combo.itemData(i)))
+        self.limit_spin = QSpinBox()
+        self.limit_spin.setRange(0, 10_000_000)
+        self.limit_spin.setSpecialValueText("all")
+        self.limit_spin.setToolTip("Keep a stratified subsample of this many samples (0: all)")
+        self.file_button = QPushButton("Import file…")
+        self.file_button.setToolTip("A .npy/.npz array, a CSV table, or MNIST-format IDX files")
+        self.folder_button = QPushButton("Import folder…")
+        self.folder_button.setToolTip("A folder of images, with one subfolder per label")
+        self.file_button.clicked.connect(self._pick_file)
+        self.folder_button.clicked.connect(self._pick_folder)
+        self.error_label = QLabel(wordWrap=True)
+        self.error_label.setObjectName("dataErrorLabel")
+        self.error_label.setStyleSheet("color:#d9534f;")
+        self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error_label.hide()
+        self.stats_label = QLabel(wordWrap=True)
+        self.stats_label.setObjectName("dataStatsLabel")
+        self.stats_label.setTextFormat(Qt.TextFormat.RichText)
+        self.preview = ImageGrid(columns=8, levels=None)
+        self.preview.setObjectName("dataPreview")
+        hint = QLabel("Drop a file or folder here to import it.")
+        hint.setStyleSheet("color:gray;")
+
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Built-in"))
+        row.addWidget(self.builtin_combo, 1)
+        row.addWidget(QLabel("Limit"))
+        row.addWidget(self.limit_spin)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.file_button)
+        buttons.addWidget(self.folder_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(row)
+        layout.addLayout(buttons)
+        layout.addWidget(hint)
+        layout.addWidget(self.error_label)
+        layout.addWidget(self.stats_label)
+        layout.addWidget(self.preview, 1)
+        state.datasetChanged.connect(self._show)
+        if state.dataset is not None:
+            self._show(state.dataset)
+
+    # --- loading ------------------------------------------------------------------------------
+    def load(self, name_or_path: str) -> bool:
+        """Load a built-in set or a path; on failure show why and keep the current dataset."""
+        limit = self.limit_spin.value() or None
+        QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            dataset = load_dataset(name_or_path, limit=limit)
+        except DataError as exc:
+            self.show_error(str(exc))
+            return False
+        except Exception as exc:  # an importer bug must not take the app down with it
+            self.show_error(f"could not load {name_or_path}: {type(exc).__name__}: {exc}")
+            return False
+        finally:
+            QGuiApplication.restoreOverrideCursor()
+        self.error_label.hide()
+        self.state.set_dataset(dataset)
+        self.datasetLoaded.emit(dataset)
+        return True
+
+    def show_error(self, message: str) -> None:
+        kept = f" The current dataset ({self.state.dataset.name}) is still loaded." if self.state.dataset else ""
+        self.error_label.setText(f"Import failed: {message}.{kept}")
+        self.error_label.show()
+
+    def _pick_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import a data file", str(Path.home()), FILE_FILTER)
+        if path:
+            self.load(path)
+
+    def _pick_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Import a folder of images", str(Path.home()))
+        if path:
+            self.load(path)
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        urls = [u for u in event.mimeData().urls() if u.isLocalFile()]
+        if urls:
+            event.acceptProposedAction()
+            self.load(urls[0].toLocalFile())
+
+    # --- display ----------------------------------------------------------------------------------
+    def _show(self, dataset: Dataset) -> None:
+        index = self.builtin_combo.findData(dataset.name)
+        if index >= 0:
+            self.builtin_combo.setCurrentIndex(index)
+        self.stats_label.setText(describe(dataset))
+        n = min(PREVIEW, len(dataset))
+        # An even spread over the set shows more than its first rows (often one class).
+        pick = np.linspace(0, len(dataset) - 1, n).astype(int)
+        samples = dataset.as_float(pick)
+        labels = None
+        if dataset.labels is not None:
+            names = dataset.label_names
+            labels = [names[v] if names and 0 <= v < len(names) else str(v) for v in dataset.labels[pick].tolist()]
+        levels = (0.0, 1.0) if dataset.is_uint8 else None
+        self.preview.set_samples(samples, labels=labels, levels=levels)

@@ -1,0 +1,57 @@
+"""Parameter count, per-layer output shapes and diagram blocks for a spec.
+
+The model is really built (on the CPU, outside any training) so the figures are
+the ones torch produces. Building is cheap next to a repaint; the builder calls
+this on a short debounce after edits.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ...core.models import build_model, count_parameters, layer_shapes
+from ...core.spec import AutoencoderSpec
+
+
+@dataclass
+class ModelSummary:
+    headline: str
+    parameters: int = 0
+    shapes: list[tuple[str, str]] = field(default_factory=list)
+    blocks: list[tuple[str, int, str]] = field(default_factory=list)
+
+
+def _blocks(spec: AutoencoderSpec) -> list[tuple[str, int, str]]:
+    inp = 1
+    for s in spec.input.shape:
+        inp *= s
+    enc = []
+    for layer in spec.encoder.layers:
+        width = layer.channels if spec.family in ("conv", "capsule") else layer.units
+        enc.append((str(width or "?"), width or 1, "encoder"))
+    code = (f"z {spec.code_dim}", spec.code_dim, "code")
+    if spec.decoder.mirror or not spec.decoder.layers:
+        dec = [(label, width, "decoder") for label, width, _ in reversed(enc)]
+    else:
+        dec = [(str(layer.units or layer.channels), (layer.units or layer.channels or 1), "decoder")
+               for layer in spec.decoder.layers]
+    if spec.family == "capsule":
+        dec = [(str(u), u, "decoder") for u in spec.capsule.decoder_units]
+    shape = "x".join(map(str, spec.input.shape))
+    return [(f"in {shape}", inp, "input"), *enc, code, *dec, (f"out {shape}", inp, "output")]
+
+
+def summarize(spec: AutoencoderSpec, issues: list[tuple[str, str]]) -> ModelSummary:
+    if issues:
+        n = len(issues)
+        return ModelSummary(headline=f"{n} problem{'s' if n > 1 else ''} to fix before this model can be built",
+                            blocks=_blocks(spec))
+    try:
+        model = build_model(spec)
+        shapes = [(name, "x".join(map(str, shape))) for name, shape in layer_shapes(model)]
+        params = count_parameters(model)
+    except Exception as exc:  # a spec validation let through; show it rather than crash the builder
+        return ModelSummary(headline=f"cannot build this model: {exc}", blocks=_blocks(spec))
+    biases = sum(p.numel() for n, p in model.named_parameters() if n.endswith("bias"))
+    bias_text = f"{biases:,} of them biases" if biases else "no biases"
+    return ModelSummary(headline=f"{params:,} parameters ({bias_text})", parameters=params, shapes=shapes,
+                        blocks=_blocks(spec))

@@ -1,0 +1,121 @@
+"""The one object that holds what the user is working on, and says when it changes.
+
+Views read from here and ask here for changes; none of them keeps its own copy
+of the spec or the dataset. Spec edits go through an undo stack so every edit
+the builder makes can be undone and redone.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+from ..core.data import Dataset
+from ..core.presets import get_preset
+from ..core.spec import AutoencoderSpec
+from ..core.validation import validate
+
+
+@dataclass
+class RunRecord:
+    """One training run of this session, kept for the run list and comparisons."""
+
+    name: str
+    preset: str
+    dataset: str
+    started: float
+    spec: AutoencoderSpec
+    history: list[dict] = field(default_factory=list)
+    final_val_loss: float | None = None
+    stop_reason: str | None = None
+    seconds: float = 0.0
+
+
+class _SpecEdit(QUndoCommand):
+    def __init__(self, state: "AppState", before: AutoencoderSpec, after: AutoencoderSpec, text: str):
+        super().__init__(text)
+        self._state, self._before, self._after = state, before, after
+
+    def redo(self) -> None:
+        self._state._apply_spec(self._after)
+
+    def undo(self) -> None:
+        self._state._apply_spec(self._before)
+
+
+class AppState(QObject):
+    specChanged = Signal(object)  # AutoencoderSpec
+    datasetChanged = Signal(object)  # Dataset
+    runsChanged = Signal()
+    lockedChanged = Signal(bool)  # spec read-only while training
+
+    def __init__(self, spec: AutoencoderSpec | None = None, dataset: Dataset | None = None,
+                 parent: QObject | None = None):
+        super().__init__(parent)
+        self._spec = spec or get_preset("ae")
+        self._dataset = dataset
+        self._issues = validate(self._spec)
+        self._locked = False
+        self.undo_stack = QUndoStack(self)
+        self.runs: list[RunRecord] = []
+
+    # --- spec --------------------------------------------------------------------------------
+    @property
+    def spec(self) -> AutoencoderSpec:
+        """A copy: callers edit it and hand it back with ``edit_spec``."""
+        return self._spec.copy()
+
+    @property
+    def issues(self) -> list[tuple[str, str]]:
+        return list(self._issues)
+
+    @property
+    def locked(self) -> bool:
+        return self._locked
+
+    def set_locked(self, locked: bool) -> None:
+        if locked != self._locked:
+            self._locked = locked
+            self.lockedChanged.emit(locked)
+
+    def edit_spec(self, new_spec: AutoencoderSpec, text: str = "edit model") -> bool:
+        """Replace the spec as one undoable edit; refused while training."""
+        if self._locked or new_spec == self._spec:
+            return False
+        self.undo_stack.push(_SpecEdit(self, self._spec.copy(), new_spec.copy(), text))
+        return True
+
+    def _apply_spec(self, spec: AutoencoderSpec) -> None:
+        self._spec = spec.copy()
+        self._issues = validate(self._spec)
+        self.specChanged.emit(self._spec.copy())
+
+    # --- dataset -------------------------------------------------------------------------------
+    @property
+    def dataset(self) -> Dataset | None:
+        return self._dataset
+
+    def set_dataset(self, dataset: Dataset) -> None:
+        """Make ``dataset`` current and fit the spec's input to it (one undoable edit)."""
+        self._dataset = dataset
+        spec = self._spec
+        if (spec.input.kind, tuple(spec.input.shape)) != (dataset.kind, dataset.sample_shape) and not self._locked:
+            fitted = spec.with_input(dataset.kind, dataset.sample_shape)
+            if dataset.kind != "image" or not dataset.is_uint8:
+                fitted.likelihood = "gaussian"
+            self.edit_spec(fitted, f"fit input to {dataset.name}")
+        self.datasetChanged.emit(dataset)
+
+    # --- runs -------------------------------------------------------------------------------------
+    def add_run(self, preset: str) -> RunRecord:
+        name = f"run {len(self.runs) + 1}: {preset}"
+        record = RunRecord(name=name, preset=preset, dataset=self._dataset.name if self._dataset else "",
+                           started=time.time(), spec=self._spec.copy())
+        self.runs.append(record)
+        self.runsChanged.emit()
+        return record
+
+    def runs_changed(self) -> None:
+        self.runsChanged.emit()

@@ -1,0 +1,179 @@
+"""The editable table of encoder layers: one row a layer, one editor a cell."""
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QHeaderView, QPushButton, QSpinBox,
+    QTableWidget, QVBoxLayout, QWidget,
+)
+
+from ...core.spec import ACTIVATIONS, LayerSpec
+
+COLUMNS = ("Width", "Kernel", "Stride", "Activation", "Bias", "Bias init", "Batch norm", "Dropout")
+TOOLTIPS = (
+    "Units of an mlp layer, channels of a conv layer, token width of a transformer block",
+    "Kernel size (conv and capsule families)",
+    "Stride: 2 halves the feature map (conv and capsule families)",
+    "The non-linearity after this layer",
+    "Give this layer a bias: the offset a unit has before any input (the tutorial's 'mean' catcher)",
+    "The bias's value when training starts",
+    "Normalise this layer's outputs over the batch",
+    "Fraction of this layer's outputs zeroed at random while training",
+)
+
+
+class LayerTable(QWidget):
+    """Edits a list of LayerSpec; emits ``edited`` with the new list after any change."""
+
+    edited = Signal(list)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.table = QTableWidget(0, len(COLUMNS), self)
+        self.table.setObjectName("layerTable")
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        for i, tip in enumerate(TOOLTIPS):
+            self.table.horizontalHeaderItem(i).setToolTip(tip)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().setDefaultSectionSize(28)
+        self.add_button = QPushButton("Add layer")
+        self.add_button.setObjectName("addLayerButton")
+        self.remove_button = QPushButton("Remove")
+        self.remove_button.setObjectName("removeLayerButton")
+        self.up_button = QPushButton("Move up")
+        self.down_button = QPushButton("Move down")
+        self.add_button.setToolTip("Add a layer after the selected one (or at the end)")
+        self.remove_button.setToolTip("Remove the selected layer")
+        buttons = QHBoxLayout()
+        for b in (self.add_button, self.remove_button, self.up_button, self.down_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.table)
+        layout.addLayout(buttons)
+        self._layers: list[LayerSpec] = []
+        self._family = "mlp"
+        self._loading = False
+        self.add_button.clicked.connect(self._add)
+        self.remove_button.clicked.connect(self._remove)
+        self.up_button.clicked.connect(lambda: self._move(-1))
+        self.down_button.clicked.connect(lambda: self._move(1))
+
+    # --- in --------------------------------------------------------------------------------
+    def set_layers(self, layers: list[LayerSpec], family: str) -> None:
+        selected = self.table.currentRow()
+        self._layers = [LayerSpec(**vars(layer)) for layer in layers]
+        self._family = family
+        self._loading = True
+        try:
+            self.table.setRowCount(len(self._layers))
+            for row, layer in enumerate(self._layers):
+                self._fill_row(row, layer)
+        finally:
+            self._loading = False
+        if 0 <= selected < len(self._layers):
+            self.table.selectRow(selected)
+
+    def _fill_row(self, row: int, layer: LayerSpec) -> None:
+        conv_like = self._family in ("conv", "capsule")
+        width = QSpinBox()
+        width.setRange(1, 8192)
+        width.setValue((layer.channels if conv_like else layer.units) or 1)
+        kernel, stride = QSpinBox(), QSpinBox()
+        kernel.setRange(1, 31)
+        kernel.setValue(layer.kernel)
+        stride.setRange(1, 8)
+        stride.setValue(layer.stride)
+        kernel.setEnabled(conv_like)
+        stride.setEnabled(conv_like)
+        activation = QComboBox()
+        activation.addItems(ACTIVATIONS)
+        activation.setCurrentText(layer.activation)
+        bias = QCheckBox()
+        bias.setChecked(layer.bias)
+        bias_init = QDoubleSpinBox()
+        bias_init.setRange(-10, 10)
+        bias_init.setDecimals(3)
+        bias_init.setSingleStep(0.1)
+        bias_init.setValue(layer.bias_init)
+        bias_init.setEnabled(layer.bias)
+        norm = QCheckBox()
+        norm.setChecked(layer.batch_norm)
+        dropout = QDoubleSpinBox()
+        dropout.setRange(0.0, 0.95)
+        dropout.setSingleStep(0.05)
+        dropout.setValue(layer.dropout)
+        editors = (width, kernel, stride, activation, bias, bias_init, norm, dropout)
+        for col, editor in enumerate(editors):
+            editor.setToolTip(TOOLTIPS[col])
+            self.table.setCellWidget(row, col, editor)
+            signal = {QSpinBox: "valueChanged", QDoubleSpinBox: "valueChanged", QComboBox: "currentTextChanged",
+                      QCheckBox: "toggled"}[type(editor)]
+            getattr(editor, signal).connect(lambda *_: self._changed())
+
+    # --- out -------------------------------------------------------------------------------
+    def layers(self) -> list[LayerSpec]:
+        conv_like = self._family in ("conv", "capsule")
+        out = []
+        for row, old in enumerate(self._layers):
+            cell = self.table.cellWidget
+            width = cell(row, 0).value()
+            layer = LayerSpec(**vars(old))
+            if conv_like:
+                layer.channels = width
+            else:
+                layer.units = width
+            layer.kernel = cell(row, 1).value()
+            layer.stride = cell(row, 2).value()
+            layer.activation = cell(row, 3).currentText()
+            layer.bias = cell(row, 4).isChecked()
+            layer.bias_init = cell(row, 5).value()
+            layer.batch_norm = cell(row, 6).isChecked()
+            layer.dropout = round(cell(row, 7).value(), 4)
+            out.append(layer)
+        return out
+
+    def _changed(self) -> None:
+        if not self._loading:
+            self.edited.emit(self.layers())
+
+    def _add(self) -> None:
+        layers = self.layers()
+        row = self.table.currentRow()
+        template = layers[row] if 0 <= row < len(layers) else (layers[-1] if layers else None)
+        new = LayerSpec(**vars(template)) if template else LayerSpec(units=128, channels=32, stride=2)
+        if template is None and self._family == "attention":
+            new.units = 64
+        layers.insert(row + 1 if row >= 0 else len(layers), new)
+        self.edited.emit(layers)
+
+    def _remove(self) -> None:
+        layers = self.layers()
+        row = self.table.currentRow()
+        if not layers:
+            return
+        del layers[row if 0 <= row < len(layers) else -1]
+        self.edited.emit(layers)
+
+    def _move(self, delta: int) -> None:
+        layers = self.layers()
+        row = self.table.currentRow()
+        new_row = row + delta
+        if 0 <= row < len(layers) and 0 <= new_row < len(layers):
+            layers[row], layers[new_row] = layers[new_row], layers[row]
+            self.edited.emit(layers)
+            self.table.selectRow(new_row)
+
+    def mark_problems(self, problems: dict[int, str]) -> None:
+        """Outline the rows that have problems, with the message as their tooltip."""
+        for row in range(self.table.rowCount()):
+            message = problems.get(row)
+            for col in range(len(COLUMNS)):
+                widget = self.table.cellWidget(row, col)
+                if widget is None:
+                    continue
+                widget.setStyleSheet("border: 1px solid #d9534f;" if message else "")
+                widget.setToolTip(message or TOOLTIPS[col])
