@@ -132,7 +132,10 @@ class Trainer:
     def _make_snapshot(self) -> dict[str, torch.Tensor]:
         """A fixed batch, with fixed noise, shown in every report so changes are the model's own."""
         source = self.val_x if len(self.val_x) else self.train_x
-        x = self.to_float(source[: self.spec.train.snapshot_size])
+        # Spread over the set: its rows are often grouped by class, and the first few would all be alike.
+        n = min(self.spec.train.snapshot_size, len(source))
+        pick = torch.from_numpy(np.linspace(0, len(source) - 1, n).round().astype(np.int64)).to(source.device)
+        x = self.to_float(source[pick])
         gen = torch.Generator().manual_seed(1234)
         return {
             "x": x,

@@ -10,6 +10,7 @@ Rules this class keeps:
 """
 from __future__ import annotations
 
+import os
 import threading
 import traceback
 
@@ -21,6 +22,21 @@ from ..core.reports import FINISHED
 from ..core.spec import AutoencoderSpec
 
 IDLE, RUNNING, PAUSED, STOPPING = "idle", "running", "paused", "stopping"
+
+
+def training_threads() -> int:
+    """Intra-op threads for the training worker: one core is left to the GUI thread.
+
+    Measured with benchmarks/gui_training.py on the 2-core machine: with every
+    core given to training, each repaint on the GUI thread stalls the OpenMP team
+    (a straggler holds up every parallel region), while this VAE gains almost
+    nothing from a second training thread. AEGUI_TRAIN_THREADS overrides it
+    (0 keeps torch's default) so the policy can be re-measured.
+    """
+    override = os.environ.get("AEGUI_TRAIN_THREADS")
+    if override is not None and override.strip().isdigit():
+        return int(override)
+    return max(1, (os.cpu_count() or 2) - 1)
 
 
 class TrainingController(QObject):
@@ -136,6 +152,11 @@ class TrainingController(QObject):
     def _work(self, generation: int, spec: AutoencoderSpec, dataset: Dataset, control: TrainControl) -> None:
         from ..core.trainer import Trainer
 
+        threads = training_threads()
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
         try:
             trainer = Trainer(spec, dataset, control=control)
             self.trainer = trainer

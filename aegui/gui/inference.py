@@ -51,6 +51,9 @@ def pca_2d(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if d <= 2:
         comps = np.eye(2, d, dtype=np.float32)
         return (codes - mean) @ comps.T, mean, comps
-    _, _, vt = np.linalg.svd(codes - mean, full_matrices=False)
-    comps = vt[:2].astype(np.float32)
+    # Eigenvectors of the small D x D covariance: the same axes as an SVD of the
+    # N x D codes at a fraction of the cost (and no BLAS thread pool woken up).
+    centred = (codes - mean).astype(np.float64)
+    _, vectors = np.linalg.eigh(centred.T @ centred)
+    comps = vectors[:, ::-1][:, :2].T.astype(np.float32)
     return (codes - mean) @ comps.T, mean, comps

@@ -160,6 +160,7 @@ class MainWindow(QMainWindow):
         self.state_label.setObjectName("stateLabel")
         self.step_label = QLabel("step 0")
         self.step_label.setObjectName("stepLabel")
+        self.step_label.setMinimumWidth(110)  # growing digits must not re-lay out the status bar
         for w in (self.device_label, self.state_label, self.step_label):
             status.addPermanentWidget(w)
 

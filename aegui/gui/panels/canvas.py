@@ -85,6 +85,7 @@ class DrawCanvas(QWidget):
         self.setObjectName("drawCanvas")
         self.state = state
         self.model: InferenceModel | None = None
+        self._pending = None  # the newest weights, applied when the canvas is shown
         self.paint = PaintArea()
         self.output = ImageGrid(columns=1)
         self.output.setObjectName("canvasReconstruction")
@@ -154,6 +155,19 @@ class DrawCanvas(QWidget):
                                 f"{dataset.kind} samples of shape {list(dataset.sample_shape)}.")
 
     def set_weights(self, payload) -> None:
+        """Keep the newest weights; build the inference copy only while the canvas is on screen."""
+        self._pending = payload
+        if self.isVisible():
+            self._apply_pending()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        self._apply_pending()
+
+    def _apply_pending(self) -> None:
+        payload, self._pending = self._pending, None
+        if payload is None:
+            return
         spec, state_dict = payload
         if not self._drawable() or tuple(spec.input.shape) != self.state.dataset.sample_shape:
             return

@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar, QSizePolicy, QWidget
 
 from ...core.reports import EPOCH, FINISHED, Report
 from ..widgets.image_grid import ImageGrid
@@ -48,12 +48,16 @@ class TrainingDashboard(QWidget):
         self.loss_plot.addLegend(offset=(-10, 10))
         self.loss_plot.setLabel("bottom", "epoch")
         self.loss_plot.setLogMode(y=True)
-        self.loss_plot.showGrid(x=True, y=True, alpha=0.2)
         self.progress = QProgressBar()
         self.progress.setObjectName("trainingProgress")
         self.stats = QLabel("No training yet. Press Train to start.")
         self.stats.setObjectName("runStatsLabel")
+        # Fixed-height labels: text that changes length must not re-lay out (and repaint) the plots.
+        for label in (self.stats,):
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.message = QLabel(wordWrap=True)
+        self.message.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.message.setFixedHeight(36)
         self.message.setStyleSheet("color:#b8860b;")
         self.recon_grid = ImageGrid(columns=8)
         self.recon_grid.setObjectName("reconstructionGrid")
@@ -71,6 +75,8 @@ class TrainingDashboard(QWidget):
         self._curves: dict[str, pg.PlotDataItem] = {}
         self._history: dict[str, CurveHistory] = {}
         self._pending: Report | None = None
+        self._x_range = None
+        self.loss_plot.enableAutoRange(x=False, y=True)
         self.reports_drawn = 0
         self._timer = QTimer(self)
         self._timer.setInterval(33)  # at most ~30 refreshes a second
@@ -85,6 +91,7 @@ class TrainingDashboard(QWidget):
         self._curves.clear()
         self._history.clear()
         self._pending = None
+        self._x_range = None
         self.progress.setValue(0)
         self.message.clear()
 
@@ -127,6 +134,11 @@ class TrainingDashboard(QWidget):
             y = np.asarray(hist.y)
             keep = y > 0
             curve.setData(np.asarray(hist.x)[keep], y[keep])
+        # A fixed x range (the run's length) keeps the axis from re-laying out on every refresh.
+        total_epochs = max(report.epochs_total, 1)
+        if self._x_range != total_epochs:
+            self._x_range = total_epochs
+            self.loss_plot.setXRange(0, total_epochs, padding=0.01)
         rows = [r for r in (report.inputs, report.corrupted, report.reconstructions) if r is not None]
         if rows:
             self.recon_grid.set_rows(rows)

@@ -30,8 +30,10 @@ class LatentExplorer(QWidget):
         self.status.setWordWrap(True)
         self.map_plot = pg.PlotWidget(title="Codes of validation samples (PCA)")
         self.map_plot.setObjectName("latentMap")
-        self.scatter = pg.ScatterPlotItem(size=5, pen=None)
-        self.map_plot.addItem(self.scatter)
+        # One item per label with one brush: pyqtgraph renders each distinct brush once,
+        # so per-point brushes would re-render a symbol for every point.
+        self.scatters: list[pg.ScatterPlotItem] = []
+        self._pending = None
         self.target = pg.TargetItem(pos=(0, 0), size=14, movable=True)
         self.target.sigPositionChanged.connect(self._decode_target)
         self.map_plot.addItem(self.target)
@@ -77,11 +79,30 @@ class LatentExplorer(QWidget):
         """The spec changed: the old model's map no longer describes it."""
         if self.model is not None and not self.state.locked:
             self.model = None
-            self.scatter.clear()
+            self._pending = None
+            self._clear_scatters()
             self.status.setText("The model changed; train it to explore its latent space.")
             self._set_enabled(False)
 
+    def _clear_scatters(self) -> None:
+        for item in self.scatters:
+            self.map_plot.removeItem(item)
+        self.scatters = []
+
     def set_weights(self, payload) -> None:
+        """Keep the newest weights; encode and draw only while the explorer is on screen."""
+        self._pending = payload
+        if self.isVisible():
+            self._apply_pending()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        self._apply_pending()
+
+    def _apply_pending(self) -> None:
+        payload, self._pending = self._pending, None
+        if payload is None:
+            return
         spec, state_dict = payload
         dataset = self.state.dataset
         if dataset is None or tuple(spec.input.shape) != dataset.sample_shape:
@@ -91,8 +112,13 @@ class LatentExplorer(QWidget):
         self._codes = self.model.encode(dataset.as_float(pick))
         points, self._mean, self._components = pca_2d(self._codes)
         labels = dataset.labels[pick] if dataset.labels is not None else np.zeros(len(pick), int)
-        brushes = [pg.mkBrush(PALETTE[int(v) % len(PALETTE)]) for v in labels]
-        self.scatter.setData(points[:, 0], points[:, 1], brush=brushes)
+        self._clear_scatters()
+        for value in np.unique(labels):
+            mask = labels == value
+            item = pg.ScatterPlotItem(points[mask, 0], points[mask, 1], size=5, pen=None,
+                                      brush=pg.mkBrush(PALETTE[int(value) % len(PALETTE)]))
+            self.map_plot.addItem(item)
+            self.scatters.append(item)
         self.dim_spin.setRange(0, self.model.code_dim - 1)
         self.status.setText(f"{len(pick)} samples encoded into {self.model.code_dim}-D codes, shown by their "
                             "first two principal components. Drag the target to decode any point.")

@@ -54,6 +54,7 @@ class ImageGrid(pg.GraphicsLayoutWidget):
         self.columns = columns
         self.levels = levels
         self._labels: list[pg.TextItem] = []
+        self._shape: tuple[int, ...] | None = None
         self.setMinimumHeight(80)
         self.image.setLookupTable(None)
 
@@ -69,8 +70,7 @@ class ImageGrid(pg.GraphicsLayoutWidget):
             if lv[0] == lv[1]:
                 lv = (lv[0] - 1, lv[1] + 1)
         image = np.nan_to_num(image, nan=lv[0])
-        self.image.setImage(image, levels=lv, autoLevels=False)
-        self.view.autoRange(padding=0.01)
+        self._show(image, lv)
         self._set_labels(labels, tiles.shape[1:3], columns)
 
     def set_samples(self, samples: np.ndarray, labels: list[str] | None = None, columns: int | None = None,
@@ -80,11 +80,19 @@ class ImageGrid(pg.GraphicsLayoutWidget):
         tiles = to_display(samples)
         image = mosaic(tiles, self.columns)
         lv = levels or self.levels or (float(np.nanmin(image)), float(np.nanmax(image)) + 1e-6)
-        self.image.setImage(np.nan_to_num(image, nan=lv[0]), levels=lv, autoLevels=False)
-        self.view.autoRange(padding=0.01)
+        self._show(np.nan_to_num(image, nan=lv[0]), lv)
         self._set_labels(labels, tiles.shape[1:3], self.columns)
 
+    def _show(self, image: np.ndarray, levels) -> None:
+        self.image.setImage(image, levels=levels, autoLevels=False)
+        # Re-fit the view only when the mosaic's size changes: a range change re-lays out the scene.
+        if image.shape[:2] != self._shape:
+            self._shape = image.shape[:2]
+            self.view.autoRange(padding=0.01)
+
     def _set_labels(self, labels, tile_shape, columns) -> None:
+        if not labels and not self._labels:
+            return
         for item in self._labels:
             self.view.removeItem(item)
         self._labels = []
