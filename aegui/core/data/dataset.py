@@ -8,6 +8,7 @@ back to the user's units.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -178,7 +179,7 @@ def check_budget(where: str, n: int, sample_shape: tuple[int, ...], what: str,
     """
     if budget_bytes is None:
         return
-    per_sample = 4 * int(np.prod(sample_shape, dtype=np.int64))
+    per_sample = 4 * math.prod(int(s) for s in sample_shape)  # Python ints: no overflow
     kept = n if limit is None else min(n, limit)
     total = kept * per_sample
     if total <= budget_bytes:
