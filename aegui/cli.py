@@ -27,6 +27,18 @@ class OneLineParser(argparse.ArgumentParser):
         raise CliError(f"{self.prog}: {message}")
 
 
+def _image_size(text: str) -> tuple[int, int]:
+    try:
+        parts = [int(p) for p in text.lower().split("x")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not N or HxW") from None
+    if len(parts) == 1:
+        parts = parts * 2
+    if len(parts) != 2 or min(parts) < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not N or HxW with sizes of at least 1")
+    return parts[0], parts[1]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="aegui", description="Autoencoder Studio. With no command, opens the application.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -36,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--spec", help="a spec JSON file")
     train.add_argument("--dataset", default="mnist5k", help="a built-in dataset name or a file/folder path")
     train.add_argument("--limit", type=int, help="train on a stratified subsample of N samples")
+    train.add_argument("--image-size", type=_image_size, help="resize imported images to N or HxW pixels")
     train.add_argument("--epochs", type=int)
     train.add_argument("--latent", type=int, help="code size")
     train.add_argument("--batch-size", type=int)
@@ -89,10 +102,9 @@ def _fit_input(spec, dataset, from_file: bool):
             f"the spec's input is {spec.input.kind} {list(spec.input.shape)} but dataset '{dataset.name}' holds "
             f"{dataset.kind} samples of shape {list(dataset.sample_shape)}"
         )
-    spec = spec.with_input(dataset.kind, dataset.sample_shape)
-    if dataset.kind != "image" or not dataset.is_uint8:
-        spec.likelihood = "gaussian"  # standardised tables and signals are not 0-1 probabilities
-    return spec
+    from .core.presets import fit_to_input
+
+    return fit_to_input(spec, dataset.kind, dataset.sample_shape, unit_range=dataset.in_unit_range)
 
 
 class ProgressBar:
@@ -135,7 +147,7 @@ def cmd_train(args) -> int:
 
     spec = _spec_from_args(args)
     try:
-        dataset = load_dataset(args.dataset, limit=args.limit, seed=spec.train.seed)
+        dataset = load_dataset(args.dataset, limit=args.limit, seed=spec.train.seed, image_size=args.image_size)
     except DataError as exc:
         raise CliError(str(exc)) from None
     spec = _fit_input(spec, dataset, from_file=bool(args.spec))

@@ -137,5 +137,23 @@ def get_preset(name: str, kind: str | None = None, shape: tuple[int, ...] | None
         raise KeyError(f"unknown preset '{name}'; presets are {', '.join(PRESETS)}")
     spec = PRESETS[name]()
     if kind is not None and shape is not None:
-        spec = spec.with_input(kind, shape)
+        spec = fit_to_input(spec, kind, shape)
     return spec
+
+
+def fit_to_input(spec: AutoencoderSpec, kind: str, shape: tuple[int, ...], unit_range: bool | None = None) -> AutoencoderSpec:
+    """A copy of ``spec`` for another input: the shape, a patch size that tiles it, and,
+    when the data is not 0-1 (``unit_range`` False), the gaussian likelihood."""
+    out = spec.with_input(kind, shape)
+    if out.family == "attention":
+        out.attention.patch_size = fitting_patch(kind, tuple(shape), out.attention.patch_size)
+    if unit_range is False:
+        out.likelihood = "gaussian"  # standardised tables and signals are not 0-1 probabilities
+    return out
+
+
+def fitting_patch(kind: str, shape: tuple[int, ...], preferred: int) -> int:
+    """The patch size nearest ``preferred`` that tiles the input exactly (1 always does)."""
+    sizes = shape[1:] if kind == "image" else shape[:1]
+    fits = [p for p in range(1, max(sizes) + 1) if all(s % p == 0 for s in sizes)]
+    return min(fits, key=lambda p: (abs(p - preferred), -p))

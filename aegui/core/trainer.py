@@ -149,6 +149,10 @@ class Trainer:
     def _reset_accumulators(self) -> None:
         dev = self.device
         self._acc = torch.zeros(len(self.terms), device=dev)
+        # Whole-epoch sums, so an epoch's training loss covers every step of it,
+        # not only those since the last progress report.
+        self._epoch_acc = torch.zeros(len(self.terms), device=dev)
+        self._epoch_steps = 0
         self._acc_code = torch.zeros(self.model.code_dim, device=dev)
         self._acc_kl = torch.zeros(self.model.code_dim, device=dev)
         self._acc_steps = 0
@@ -218,6 +222,7 @@ class Trainer:
     def _accumulate(self, terms: dict[str, torch.Tensor], encoded) -> None:
         values = torch.stack([terms[t].detach().float() for t in self.terms])
         self._acc += values
+        self._epoch_acc += values
         self._acc_code += encoded.mean_code.detach().float().mean(dim=0)
         if "_kl_per_dim" in terms:
             self._acc_kl += terms["_kl_per_dim"].detach()
@@ -226,6 +231,7 @@ class Trainer:
         bad = ~torch.isfinite(values[0])
         self._bad_step = torch.where(bad & (self._bad_step < 0), self._step_counter, self._bad_step)
         self._acc_steps += 1
+        self._epoch_steps += 1
 
     # --- the loop -------------------------------------------------------------------------
     def run(self) -> Iterator[Report]:
@@ -351,8 +357,14 @@ class Trainer:
         if self._acc_steps:
             stop_reason, message = self._check_finite()
         n = max(self._acc_steps, 1)
-        sums = self._acc.cpu().tolist()
-        losses = {t: v / n for t, v in zip(self.terms, sums)} if self._acc_steps else {}
+        if kind == EPOCH and self._epoch_steps:
+            epoch_sums = self._epoch_acc.cpu().tolist()
+            losses = {t: v / self._epoch_steps for t, v in zip(self.terms, epoch_sums)}
+            self._epoch_acc.zero_()
+            self._epoch_steps = 0
+        else:
+            sums = self._acc.cpu().tolist()
+            losses = {t: v / n for t, v in zip(self.terms, sums)} if self._acc_steps else {}
         report = Report(
             kind=kind, phase="train", step=self.step, epoch=self.epoch,
             epoch_progress=self.epoch + (self._batch_index + (kind != EPOCH)) / self.steps_per_epoch

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (
 
 from ..core.data import DataError, load_dataset
 from ..core.device import resolve_device
-from ..core.presets import get_preset
+from ..core.presets import fit_to_input, get_preset
 from ..core.serialize import SpecError
 from ..core.spec import AutoencoderSpec
 from .controller import IDLE, PAUSED, RUNNING, STOPPING, TrainingController
@@ -36,10 +36,11 @@ class MainWindow(QMainWindow):
         if spec is None:
             preset = str(self.settings.value("last/preset", DEFAULT_PRESET))
             try:
-                spec = get_preset(preset, dataset.kind, dataset.sample_shape)
+                spec = get_preset(preset)
             except KeyError:
-                spec = get_preset(DEFAULT_PRESET, dataset.kind, dataset.sample_shape)
-        self.state = AppState(spec.with_input(dataset.kind, dataset.sample_shape), dataset, self)
+                spec = get_preset(DEFAULT_PRESET)
+        spec = fit_to_input(spec, dataset.kind, dataset.sample_shape, dataset.in_unit_range)
+        self.state = AppState(spec, dataset, self)
         self.controller = TrainingController(self)
         self._run = None
         self._closing = False
@@ -234,7 +235,8 @@ class MainWindow(QMainWindow):
 
     def new_model(self) -> None:
         ds = self.state.dataset
-        self.state.edit_spec(get_preset(DEFAULT_PRESET, ds.kind, ds.sample_shape), "new model")
+        self.state.edit_spec(fit_to_input(get_preset(DEFAULT_PRESET), ds.kind, ds.sample_shape, ds.in_unit_range),
+                             "new model")
 
     def open_spec(self, path: str | None = None) -> bool:
         if not path:
@@ -250,7 +252,7 @@ class MainWindow(QMainWindow):
         if ds is not None and (spec.input.kind, tuple(spec.input.shape)) != (ds.kind, ds.sample_shape):
             self.statusBar().showMessage(f"The spec was made for {spec.input.kind} "
                                          f"{list(spec.input.shape)} input; fitted to {ds.name}", 8000)
-            spec = spec.with_input(ds.kind, ds.sample_shape)
+            spec = fit_to_input(spec, ds.kind, ds.sample_shape, ds.in_unit_range)
         return self.state.edit_spec(spec, f"open {Path(path).name}") or True
 
     def save_spec(self, path: str | None = None) -> bool:

@@ -13,7 +13,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from ..core.data import Dataset
-from ..core.presets import get_preset
+from ..core.presets import fit_to_input, get_preset
 from ..core.spec import AutoencoderSpec
 from ..core.validation import validate
 
@@ -102,9 +102,7 @@ class AppState(QObject):
         self._dataset = dataset
         spec = self._spec
         if (spec.input.kind, tuple(spec.input.shape)) != (dataset.kind, dataset.sample_shape) and not self._locked:
-            fitted = spec.with_input(dataset.kind, dataset.sample_shape)
-            if dataset.kind != "image" or not dataset.is_uint8:
-                fitted.likelihood = "gaussian"
+            fitted = fit_to_input(spec, dataset.kind, dataset.sample_shape, dataset.in_unit_range)
             self.edit_spec(fitted, f"fit input to {dataset.name}")
         self.datasetChanged.emit(dataset)
 

@@ -74,6 +74,12 @@ class Dataset:
             return (0.0, 1.0)
         return (float(self.x.min()), float(self.x.max()))
 
+    @property
+    def in_unit_range(self) -> bool:
+        """True when every value the model sees lies in 0-1 (what a bernoulli output needs)."""
+        lo, hi = self.value_range
+        return self.is_uint8 or (lo >= 0.0 and hi <= 1.0)
+
     def __len__(self) -> int:
         return len(self.x)
 

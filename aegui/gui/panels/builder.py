@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QSpinBox, QVBoxLayout, QWidget,
 )
 
-from ...core.presets import describe_presets, get_preset
+from ...core.presets import describe_presets, fit_to_input, get_preset
 from ...core.spec import (
     ACTIVATIONS, FAMILIES, LIKELIHOODS, LR_SCHEDULES, NOISE_KINDS, OPTIMIZERS, POOLS, PRIORS, SPARSITY_KINDS,
     AutoencoderSpec, LayerSpec,
@@ -329,9 +329,10 @@ class ModelBuilder(QWidget):
         name = self.preset_combo.itemText(index)
         current = self.state.spec
         kind, shape = current.input.kind, tuple(current.input.shape)
-        spec = blank_spec(kind, shape) if name == BLANK else get_preset(name, kind, shape)
-        spec.likelihood = current.likelihood if current.likelihood != spec.likelihood and kind != "image" else spec.likelihood
-        self.state.edit_spec(spec, f"preset {name}")
+        dataset = self.state.dataset
+        unit_range = dataset.in_unit_range if dataset is not None else None
+        spec = blank_spec(kind, shape) if name == BLANK else get_preset(name)
+        self.state.edit_spec(fit_to_input(spec, kind, shape, unit_range), f"preset {name}")
 
 
 def retarget_family_layers(spec: AutoencoderSpec) -> None:
