@@ -129,7 +129,7 @@ class ModelBuilder(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setWidget(content)
 
-        summary = QGroupBox("Model")
+        summary = QGroupBox("Summary")
         summary_layout = QVBoxLayout(summary)
         summary_layout.addWidget(self.diagram)
         summary_layout.addWidget(self.param_label)

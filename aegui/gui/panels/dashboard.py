@@ -102,8 +102,14 @@ class TrainingDashboard(QWidget):
             self._record(f"{report.phase}", x, report.losses.get("total"))
         else:
             x = report.epoch_progress
-            for term, value in report.losses.items():
-                self._record(f"train {term}", x, value)
+            # An epoch report's training losses average the whole epoch; drawn at its end they
+            # would make a saw-tooth next to the interval points, so they only stand in for an
+            # epoch too short to have had any progress report.
+            total = self._history.get("train total")
+            had_progress = total is not None and total.x and total.x[-1] > report.epoch - 1
+            if report.kind != EPOCH or not had_progress:
+                for term, value in report.losses.items():
+                    self._record(f"train {term}", x, value)
             if report.val_losses and report.kind in (EPOCH, FINISHED):
                 self._record("val total", x, report.val_losses.get("total"))
         self._pending = report
