@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 MAX_FILTERS = 64
+ACTIVE_THRESHOLD = 1e-2
 
 # Report kinds
 PROGRESS, EPOCH, PAUSED, FINISHED = "progress", "epoch", "paused", "finished"
@@ -43,6 +44,7 @@ class Report:
     losses: dict[str, float] = field(default_factory=dict)
     # Validation terms (epoch reports): total, recon, recon_mse and objective terms.
     val_losses: dict[str, float] | None = None
+    device: str = "cpu"
     lr: float = 0.0
     beta: float | None = None
     noise_level: float | None = None
@@ -51,6 +53,10 @@ class Report:
     # Per-unit mean activation of the code over the reporting interval, and the
     # codes of the snapshot batch (for histograms).
     code_mean: np.ndarray | None = None
+    # Per unit: the fraction of samples in the interval where |activation| > ACTIVE_THRESHOLD.
+    # A unit that is never active is dead.
+    code_active: np.ndarray | None = None
+    sparsity_target: float | None = None
     code_sample: np.ndarray | None = None
     kl_per_dim: np.ndarray | None = None
     # The fixed snapshot batch: clean inputs, what the model saw, and its output.

@@ -22,7 +22,7 @@ from .data import DataError, Dataset, split_indices
 from .device import autocast_context, resolve_device
 from .models import build_model
 from .pretrain import pretrain_stages
-from .reports import EPOCH, FINISHED, MAX_FILTERS, PAUSED, PROGRESS, Report, to_numpy
+from .reports import ACTIVE_THRESHOLD, EPOCH, FINISHED, MAX_FILTERS, PAUSED, PROGRESS, Report, to_numpy
 from .spec import AutoencoderSpec
 from .step import active_terms, decay_penalty, make_optimizer, objective_loss, param_groups, split_decay_params
 
@@ -154,6 +154,7 @@ class Trainer:
         self._epoch_acc = torch.zeros(len(self.terms), device=dev)
         self._epoch_steps = 0
         self._acc_code = torch.zeros(self.model.code_dim, device=dev)
+        self._acc_active = torch.zeros(self.model.code_dim, device=dev)
         self._acc_kl = torch.zeros(self.model.code_dim, device=dev)
         self._acc_steps = 0
         self._acc_samples = 0
@@ -223,7 +224,9 @@ class Trainer:
         values = torch.stack([terms[t].detach().float() for t in self.terms])
         self._acc += values
         self._epoch_acc += values
-        self._acc_code += encoded.mean_code.detach().float().mean(dim=0)
+        code = encoded.mean_code.detach().float()
+        self._acc_code += code.mean(dim=0)
+        self._acc_active += (code.abs() > ACTIVE_THRESHOLD).float().mean(dim=0)
         if "_kl_per_dim" in terms:
             self._acc_kl += terms["_kl_per_dim"].detach()
         # Remember the first step whose loss was not finite, without asking the device now.
@@ -374,6 +377,7 @@ class Trainer:
             elapsed_s=time.perf_counter() - self._t0, losses=losses, lr=self.live["lr"],
             grad_norm=float(self._grad_norm) if self._grad_norm is not None else None,
             code_mean=to_numpy(self._acc_code / n) if self._acc_steps else None,
+            code_active=to_numpy(self._acc_active / n) if self._acc_steps else None,
             kl_per_dim=to_numpy(self._acc_kl / n) if self.model.variational and self._acc_steps else None,
             live_changes=self._pending_changes, message=message, stop_reason=stop_reason,
         )
@@ -384,6 +388,7 @@ class Trainer:
             report.noise_level = self.live["noise_level"]
         if o.sparsity.kind != "none":
             report.sparsity_weight = self.live["sparsity_weight"]
+            report.sparsity_target = o.sparsity.target
         self._fill_snapshot(report)
         if kind == EPOCH and stop_reason is None:
             report.val_losses = self.evaluate()
@@ -395,6 +400,7 @@ class Trainer:
     def _reset_interval(self) -> None:
         self._acc.zero_()
         self._acc_code.zero_()
+        self._acc_active.zero_()
         self._acc_kl.zero_()
         self._acc_steps = self._acc_samples = 0
         self._acc_seconds = 0.0
@@ -404,6 +410,7 @@ class Trainer:
 
     @torch.no_grad()
     def _fill_snapshot(self, report: Report) -> None:
+        report.device = str(self.device)
         snap = self._snapshot
         noise = self.spec.objective.noise
         x = snap["x"]
