@@ -44,13 +44,13 @@ def _stacked() -> AutoencoderSpec:
 def _sparse_l1() -> AutoencoderSpec:
     return _spec("sparse-l1", "Sparse autoencoder: an L1 penalty keeps most of a 64-unit ReLU code at zero",
                  encoder=_mlp(256), latent=LatentSpec(dim=64, activation="relu"),
-                 objective=ObjectiveSpec(sparsity=SparsitySpec(kind="l1", weight=0.05, target=0.05)))
+                 objective=ObjectiveSpec(sparsity=SparsitySpec(kind="l1", weight=1.0, target=0.05)))
 
 
 def _sparse_kl() -> AutoencoderSpec:
     return _spec("sparse-kl", "Sparse autoencoder: KL pulls each sigmoid code unit's mean activation to rho = 0.05",
                  encoder=_mlp(256), latent=LatentSpec(dim=64, activation="sigmoid"),
-                 objective=ObjectiveSpec(sparsity=SparsitySpec(kind="kl", weight=3.0, target=0.05)))
+                 objective=ObjectiveSpec(sparsity=SparsitySpec(kind="kl", weight=10.0, target=0.05)))
 
 
 def _denoising() -> AutoencoderSpec:
