@@ -146,6 +146,10 @@ def cmd_train(args) -> int:
     from .core.trainer import Trainer
 
     spec = _spec_from_args(args)
+    seed = spec.train.seed
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 64:
+        # The data split uses the seed before the whole spec is validated (it needs the data's shape).
+        raise CliError(f"seed {seed}: must be a whole number from 0 to 2**64 - 1")
     try:
         dataset = load_dataset(args.dataset, limit=args.limit, seed=spec.train.seed, image_size=args.image_size)
     except DataError as exc:

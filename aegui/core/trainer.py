@@ -244,6 +244,10 @@ class Trainer:
         if self.spec.objective.stacked.pretrain:
             for report in pretrain_stages(self):
                 yield report
+                if report.stop_reason:
+                    self.result = self._result(report.stop_reason, report.message)
+                    yield self._finished(report.stop_reason, report.message)
+                    return
                 if self.control.stopped:
                     break
         best_val, best_state, bad_epochs = math.inf, None, 0
@@ -256,7 +260,12 @@ class Trainer:
             for self._batch_index in range(self.steps_per_epoch):
                 if self.control.paused:
                     self._account(interval_start)
-                    yield self._progress_report(PAUSED)
+                    report = self._progress_report(PAUSED)
+                    yield report
+                    if report.stop_reason:  # the steps before the pause diverged
+                        self.result = self._result(report.stop_reason, report.message)
+                        yield self._finished(report.stop_reason, report.message)
+                        return
                     if not self.control.wait_while_paused():
                         break
                     interval_start = last_report = time.perf_counter()
@@ -314,7 +323,8 @@ class Trainer:
                 continue
             self._account(interval_start)
             break
-        if self.control.stopped and stop_reason == "completed":
+        # A stop that lands after the last epoch finished changes nothing: the run completed.
+        if self.control.stopped and stop_reason == "completed" and self.epoch < tr.epochs:
             stop_reason, message = "stopped", f"stopped by request at step {self.step}"
         self.result = self._result(stop_reason, message)
         yield self._finished(stop_reason, message)

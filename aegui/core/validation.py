@@ -6,6 +6,7 @@ as a cryptic error from inside torch.
 """
 from __future__ import annotations
 
+import math
 import re
 
 from .spec import (
@@ -21,6 +22,15 @@ def conv_out(size: int, kernel: int, stride: int) -> int:
     """Output length of a conv with 'same-ish' padding kernel//2, as the models build it."""
     pad = kernel // 2
     return (size + 2 * pad - kernel) // stride + 1
+
+
+def transpose_padding_1d(size_in: int, size_out: int, kernel: int, stride: int) -> tuple[int, int] | None:
+    """(padding, output_padding) that make a transposed conv map size_in to size_out exactly, or None."""
+    for pad in range(kernel):
+        extra = size_out - ((size_in - 1) * stride - 2 * pad + kernel)
+        if 0 <= extra < max(stride, 1):
+            return pad, extra
+    return None
 
 
 def _size_words(sizes: tuple[int, ...]) -> str:
@@ -145,7 +155,13 @@ def _check_conv_decoder(issues: Issues, spec: AutoencoderSpec, sizes: tuple[int,
         if layer.kernel < 1 or layer.stride < 1:
             issues.append((path, "kernel and stride must be at least 1"))
             return
-        sizes = tuple(s * layer.stride for s in sizes)
+        grown = tuple(s * layer.stride for s in sizes)
+        if any(transpose_padding_1d(a, b, layer.kernel, layer.stride) is None for a, b in zip(sizes, grown)):
+            # Only a stride-1 layer with an even kernel gets here: no padding keeps its size.
+            issues.append((f"{path}.kernel", f"a stride-{layer.stride} layer cannot keep its size with kernel "
+                                             f"{layer.kernel}; use an odd kernel"))
+            return
+        sizes = grown
     target = tuple(spec.input.shape[1:]) if spec.input.kind == "image" else (spec.input.shape[0],)
     if sizes != target:
         issues.append(("decoder.layers", f"the decoder's strides bring the feature map to {'x'.join(map(str, sizes))}, "
@@ -212,7 +228,7 @@ def _check_objective(issues: Issues, spec: AutoencoderSpec) -> None:
         _positive(issues, "objective.adversarial.hidden_units", ad.hidden_units)
         if ad.weight < 0:
             issues.append(("objective.adversarial.weight", f"must not be negative; it is {ad.weight}"))
-        if ad.disc_lr <= 0:
+        if not (math.isfinite(ad.disc_lr) and ad.disc_lr > 0):
             issues.append(("objective.adversarial.disc_lr", f"must be above 0; it is {ad.disc_lr}"))
         if va.enabled:
             issues.append(("objective.adversarial.enabled", "choose one way to match the prior: variational or adversarial, not both"))
@@ -233,8 +249,11 @@ def _check_train(issues: Issues, spec: AutoencoderSpec) -> None:
     tr = spec.train
     _positive(issues, "train.epochs", tr.epochs)
     _positive(issues, "train.batch_size", tr.batch_size)
-    if tr.lr <= 0:
+    if not (math.isfinite(tr.lr) and tr.lr > 0):
         issues.append(("train.lr", f"the learning rate must be above 0; it is {tr.lr}"))
+    # numpy refuses negative seeds and torch refuses seeds from 2**64 up.
+    if isinstance(tr.seed, bool) or not isinstance(tr.seed, int) or not 0 <= tr.seed < 2 ** 64:
+        issues.append(("train.seed", f"must be a whole number from 0 to 2**64 - 1; it is {tr.seed}"))
     _choice(issues, "train.optimizer", tr.optimizer, OPTIMIZERS)
     _choice(issues, "train.lr_schedule", tr.lr_schedule, LR_SCHEDULES)
     if not 0.0 <= tr.val_fraction <= 0.9:

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from ..spec import AutoencoderSpec, LayerSpec
-from ..validation import conv_out
+from ..validation import conv_out, transpose_padding_1d
 from .common import Autoencoder, CodeHead, Encoded, block_tail, init_bias, linear, make_activation
 
 
@@ -18,10 +18,9 @@ def transpose_padding(sizes_in, sizes_out, kernel: int, stride: int) -> tuple[tu
 
 
 def _transpose_padding_1d(size_in: int, size_out: int, kernel: int, stride: int) -> tuple[int, int]:
-    for pad in range(kernel):
-        extra = size_out - ((size_in - 1) * stride - 2 * pad + kernel)
-        if 0 <= extra < max(stride, 1):
-            return pad, extra
+    found = transpose_padding_1d(size_in, size_out, kernel, stride)
+    if found is not None:
+        return found
     raise ValueError(f"no padding maps {size_in} to {size_out} with kernel {kernel} and stride {stride}")
 
 
