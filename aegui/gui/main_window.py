@@ -280,6 +280,12 @@ class MainWindow(QMainWindow):
         box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self)
         box.setObjectName("errorDialog")
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        previous = getattr(self, "_last_error_box", None)
+        if previous is not None:
+            try:
+                previous.close()  # one dialog at a time: the newest message replaces the last
+            except RuntimeError:  # already closed and deleted by Qt
+                pass
         box.open()
         self._last_error_box = box
 
@@ -310,7 +316,9 @@ class MainWindow(QMainWindow):
                 self.show_error("Training stopped", report.message)
 
     def _on_failed(self, message: str) -> None:
-        self.state.set_locked(False)
+        # A refused second start fails too, while the first run goes on: keep its lock.
+        if not self.controller.is_active:
+            self.state.set_locked(False)
         if not self._closing:
             self.show_error("Training failed", message)
 
@@ -346,6 +354,7 @@ class MainWindow(QMainWindow):
         self._closing = True
         self._save_settings()
         self.controller.shutdown(timeout=2.0)
+        self.builder.shutdown()
         self.dashboard.shutdown()
         self.latent.shutdown()
         self.canvas.shutdown()

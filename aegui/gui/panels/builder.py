@@ -153,6 +153,8 @@ class ModelBuilder(QWidget):
         if tip:
             widget.setToolTip(tip)
         if isinstance(widget, (QSpinBox, QDoubleSpinBox)):
+            # One edit (and one undo step) per finished number, not one per keystroke.
+            widget.setKeyboardTracking(False)
             widget.valueChanged.connect(lambda value, p=path: self._on_field(p, value))
         elif isinstance(widget, QComboBox):
             widget.currentTextChanged.connect(lambda value, p=path: self._on_field(p, value))
@@ -295,12 +297,31 @@ class ModelBuilder(QWidget):
         self.shapes_list.clear()
         self.shapes_list.addItems([f"{name}: {shape}" for name, shape in summary.shapes])
 
+    def shutdown(self) -> None:
+        """The window is closing: no summary refresh may fire after it."""
+        self._summary_timer.stop()
+
     def _on_locked(self, locked: bool) -> None:
+        if not locked:
+            self._keep_live_values()
         self.locked_banner.setVisible(locked)
         self.preset_combo.setEnabled(not locked)
         self.layer_table.setEnabled(not locked)
         for path, widget in self._bound.items():
             widget.setEnabled(not locked or path in LIVE_PATHS)
+
+    def _keep_live_values(self) -> None:
+        """Values changed live during the run become the spec's, so the editors, the saved
+        spec and the next run agree with what the person last set."""
+        spec = self.state.spec
+        changed = []
+        for path in LIVE_PATHS:
+            value = self._bound[path].value()
+            if abs(value - _get(spec, path)) > 1e-12:
+                _set(spec, path, round(value, 8))
+                changed.append(path.rsplit(".", 1)[-1])
+        if changed:
+            self.state.edit_spec(spec, f"keep live {', '.join(changed)}")
 
     # --- widgets -> state ------------------------------------------------------------------------
     def _on_field(self, path: str, value) -> None:

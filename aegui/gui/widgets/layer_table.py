@@ -1,7 +1,7 @@
 """The editable table of encoder layers: one row a layer, one editor a cell."""
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QSignalBlocker, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QHeaderView, QPushButton, QSpinBox,
     QTableWidget, QVBoxLayout, QWidget,
@@ -64,55 +64,73 @@ class LayerTable(QWidget):
 
     # --- in --------------------------------------------------------------------------------
     def set_layers(self, layers: list[LayerSpec], family: str) -> None:
+        """Show ``layers``. Editors are updated in place when the rows stay the same, so the
+        field a person is typing in keeps its focus and cursor while the spec follows each edit."""
         selected = self.table.currentRow()
+        rebuild = family != self._family or len(layers) != self.table.rowCount()
         self._layers = [LayerSpec(**vars(layer)) for layer in layers]
         self._family = family
         self._loading = True
         try:
-            self.table.setRowCount(len(self._layers))
+            if rebuild:
+                self.table.setRowCount(len(self._layers))
+                for row in range(len(self._layers)):
+                    self._make_row(row)
             for row, layer in enumerate(self._layers):
-                self._fill_row(row, layer)
+                self._load_row(row, layer)
         finally:
             self._loading = False
-        if 0 <= selected < len(self._layers):
+        if rebuild and 0 <= selected < len(self._layers):
             self.table.selectRow(selected)
 
-    def _fill_row(self, row: int, layer: LayerSpec) -> None:
+    def _make_row(self, row: int) -> None:
         conv_like = self._family in ("conv", "capsule")
         width = QSpinBox()
         width.setRange(1, 8192)
-        width.setValue((layer.channels if conv_like else layer.units) or 1)
         kernel, stride = QSpinBox(), QSpinBox()
         kernel.setRange(1, 31)
-        kernel.setValue(layer.kernel)
         stride.setRange(1, 8)
-        stride.setValue(layer.stride)
         kernel.setEnabled(conv_like)
         stride.setEnabled(conv_like)
         activation = QComboBox()
         activation.addItems(ACTIVATIONS)
-        activation.setCurrentText(layer.activation)
         bias = QCheckBox()
-        bias.setChecked(layer.bias)
         bias_init = QDoubleSpinBox()
         bias_init.setRange(-10, 10)
         bias_init.setDecimals(3)
         bias_init.setSingleStep(0.1)
-        bias_init.setValue(layer.bias_init)
-        bias_init.setEnabled(layer.bias)
         norm = QCheckBox()
-        norm.setChecked(layer.batch_norm)
         dropout = QDoubleSpinBox()
         dropout.setRange(0.0, 0.95)
         dropout.setSingleStep(0.05)
-        dropout.setValue(layer.dropout)
         editors = (width, kernel, stride, activation, bias, bias_init, norm, dropout)
         for col, editor in enumerate(editors):
             editor.setToolTip(TOOLTIPS[col])
+            if isinstance(editor, (QSpinBox, QDoubleSpinBox)):
+                # One edit (and one undo step) per finished number, not one per keystroke.
+                editor.setKeyboardTracking(False)
             self.table.setCellWidget(row, col, editor)
             signal = {QSpinBox: "valueChanged", QDoubleSpinBox: "valueChanged", QComboBox: "currentTextChanged",
                       QCheckBox: "toggled"}[type(editor)]
             getattr(editor, signal).connect(lambda *_: self._changed())
+
+    def _load_row(self, row: int, layer: LayerSpec) -> None:
+        conv_like = self._family in ("conv", "capsule")
+        cell = self.table.cellWidget
+        values = ((layer.channels if conv_like else layer.units) or 1, layer.kernel, layer.stride, layer.activation,
+                  layer.bias, layer.bias_init, layer.batch_norm, layer.dropout)
+        for col, value in enumerate(values):
+            editor = cell(row, col)
+            blocker = QSignalBlocker(editor)  # loading is not an edit
+            if isinstance(editor, QComboBox):
+                if editor.currentText() != value:
+                    editor.setCurrentText(value)
+            elif isinstance(editor, QCheckBox):
+                editor.setChecked(bool(value))
+            elif editor.value() != value:
+                editor.setValue(value)
+            del blocker
+        cell(row, 5).setEnabled(layer.bias)
 
     # --- out -------------------------------------------------------------------------------
     def layers(self) -> list[LayerSpec]:

@@ -1,0 +1,195 @@
+"""The model builder: edits reach the spec, the summary follows, problems block training."""
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QLabel, QListWidget, QPushButton, QSpinBox, QTableWidget
+
+from aegui.core.models import build_model, count_parameters
+from aegui.core.presets import get_preset
+from aegui.core.spec import LayerSpec
+from gui_helpers import active_window_timers, find_one
+
+SUMMARY_TIMEOUT_MS = 5000
+
+
+def wait_summary(qtbot, window) -> None:
+    """Wait out the builder's 120 ms summary debounce (so no timer is left running either)."""
+    timer = window.builder._summary_timer
+    qtbot.waitUntil(lambda: not timer.isActive(), timeout=SUMMARY_TIMEOUT_MS)
+
+
+def shapes(window) -> list[str]:
+    lst = find_one(window, QListWidget, "shapesList")
+    return [lst.item(i).text() for i in range(lst.count())]
+
+
+def expected_headline_count(spec) -> str:
+    return f"{count_parameters(build_model(spec)):,} parameters"
+
+
+def choose_preset(window, name: str) -> None:
+    combo = find_one(window, QComboBox, "presetCombo")
+    index = combo.findText(name)
+    assert index >= 0, f"preset {name!r} is not offered"
+    combo.setCurrentIndex(index)
+    combo.activated.emit(index)  # what a user's pick emits
+
+
+def test_latent_dim_edit_updates_spec_param_count_and_shapes(qtbot, window):
+    label = find_one(window, QLabel, "paramCountLabel")
+    wait_summary(qtbot, window)
+    assert window.state.spec.latent.dim == 32
+    assert expected_headline_count(window.state.spec) in label.text()
+    assert "head.mu: 32" in shapes(window)
+    before = label.text()
+
+    find_one(window, QSpinBox, "latentDimSpin").setValue(16)
+
+    assert window.state.spec.latent.dim == 16
+    qtbot.waitUntil(lambda: label.text() != before, timeout=SUMMARY_TIMEOUT_MS)
+    assert expected_headline_count(window.state.spec) in label.text()
+    qtbot.waitUntil(lambda: "head.mu: 16" in shapes(window), timeout=SUMMARY_TIMEOUT_MS)
+    assert window.builder.diagram.blocks()[2] == ("z 16", 16)  # in, 256, code, ...
+
+    window.state.undo_stack.undo()
+    assert window.state.spec.latent.dim == 32
+    assert find_one(window, QSpinBox, "latentDimSpin").value() == 32
+    qtbot.waitUntil(lambda: label.text() == before, timeout=SUMMARY_TIMEOUT_MS)
+    wait_summary(qtbot, window)
+
+
+def test_add_layer_button_adds_an_encoder_layer_and_undo_removes_it(qtbot, window):
+    table = find_one(window, QTableWidget, "layerTable")
+    n = len(window.state.spec.encoder.layers)
+    assert table.rowCount() == n
+
+    qtbot.mouseClick(find_one(window, QPushButton, "addLayerButton"), Qt.MouseButton.LeftButton)
+
+    layers = window.state.spec.encoder.layers
+    assert len(layers) == n + 1
+    assert layers[-1].units == layers[-2].units  # the new layer copies its neighbour
+    assert table.rowCount() == n + 1
+    assert window.undo_action.isEnabled()
+
+    window.state.undo_stack.undo()
+    assert len(window.state.spec.encoder.layers) == n
+    assert table.rowCount() == n
+    window.state.undo_stack.redo()
+    assert len(window.state.spec.encoder.layers) == n + 1
+
+    table.selectRow(0)
+    qtbot.mouseClick(find_one(window, QPushButton, "removeLayerButton"), Qt.MouseButton.LeftButton)
+    assert len(window.state.spec.encoder.layers) == n
+    wait_summary(qtbot, window)
+
+
+def test_layer_table_width_edit_reaches_the_spec(qtbot, window):
+    table = find_one(window, QTableWidget, "layerTable")
+    table.cellWidget(0, 0).setValue(100)
+    assert window.state.spec.encoder.layers[0].units == 100
+    qtbot.waitUntil(lambda: "encoder_blocks.0.linear: 100" in shapes(window), timeout=SUMMARY_TIMEOUT_MS)
+    wait_summary(qtbot, window)
+
+
+def test_invalid_conv_kernel_shows_problem_and_blocks_training(qtbot, window):
+    choose_preset(window, "conv")
+    spec = window.state.spec
+    assert spec.family == "conv" and [layer.channels for layer in spec.encoder.layers] == [32, 64]
+    assert window.train_action.isEnabled() and window.train_blocker() == ""
+    problems = find_one(window, QLabel, "problemsLabel")
+    assert problems.isHidden()
+
+    # Layer 1 sees the 14x14 map that layer 0's stride 2 leaves; kernel 15 cannot fit it.
+    find_one(window, QTableWidget, "layerTable").cellWidget(1, 1).setValue(15)
+
+    assert window.state.spec.encoder.layers[1].kernel == 15
+    assert ("encoder.layers[1].kernel", "15 is larger than the 14x14 feature map it gets") in window.state.issues
+    assert problems.isVisible()
+    assert "encoder.layers[1].kernel" in problems.text() and "15 is larger than the 14x14" in problems.text()
+    assert not window.train_action.isEnabled()
+    assert not window.train_button.isEnabled()
+    assert "encoder.layers[1].kernel" in window.train_action.toolTip()
+    assert "encoder.layers[1].kernel" in window.train_blocker()
+    wait_summary(qtbot, window)
+    assert "problem" in find_one(window, QLabel, "paramCountLabel").text()
+    bad_cell = find_one(window, QTableWidget, "layerTable").cellWidget(1, 1)
+    assert "15 is larger" in bad_cell.toolTip()
+
+    window.train()  # refused: nothing starts
+    assert window.controller.state == "idle" and window.controller._thread is None
+
+    # The editors are rebuilt after each edit: fetch the cell again to fix it.
+    find_one(window, QTableWidget, "layerTable").cellWidget(1, 1).setValue(3)
+    assert window.state.issues == []
+    assert problems.isHidden()
+    assert window.train_action.isEnabled()
+    assert window.train_blocker() == ""
+    assert "Cannot train" not in window.train_action.toolTip()
+    wait_summary(qtbot, window)
+
+
+def test_kernel_too_large_for_a_4x4_map_via_edit_spec(qtbot, window):
+    spec = get_preset("conv", "image", (1, 28, 28))
+    spec.encoder.layers += [LayerSpec(channels=64, kernel=3, stride=2), LayerSpec(channels=64, kernel=7, stride=1)]
+    assert window.state.edit_spec(spec, "too big a kernel")
+
+    problems = find_one(window, QLabel, "problemsLabel")
+    assert "encoder.layers[3].kernel: 7 is larger than the 4x4 feature map it gets" in problems.text()
+    assert not window.train_action.isEnabled()
+    assert "encoder.layers[3].kernel" in window.train_action.toolTip()
+
+    window.state.undo_stack.undo()
+    assert window.train_action.isEnabled()
+    assert problems.isHidden()
+    wait_summary(qtbot, window)
+
+
+def test_every_preset_loads_into_the_builder(qtbot, window):
+    combo = find_one(window, QComboBox, "presetCombo")
+    for name in [combo.itemText(i) for i in range(combo.count())]:
+        choose_preset(window, name)
+        assert combo.currentText() == name
+        if name != "(blank)":
+            assert window.state.spec.name == name
+        assert window.state.issues == [], (name, window.state.issues)
+        assert window.train_action.isEnabled(), name
+    wait_summary(qtbot, window)
+
+
+def test_typing_a_multi_digit_width_into_the_layer_table(qtbot, window):
+    window.activateWindow()
+    spin = find_one(window, QTableWidget, "layerTable").cellWidget(0, 0)
+    spin.setFocus()
+    spin.selectAll()
+    qtbot.keyClicks(spin, "300")
+    qtbot.keyClick(spin, Qt.Key.Key_Return)
+    wait_summary(qtbot, window)
+    assert window.state.spec.encoder.layers[0].units == 300
+    # The edit went round the state and back without replacing the editor the person is typing in.
+    table = find_one(window, QTableWidget, "layerTable")
+    assert table.cellWidget(0, 0) is spin and spin.value() == 300
+
+
+def test_typing_a_value_is_one_undo_step(qtbot, window):
+    window.activateWindow()
+    spin = find_one(window, QSpinBox, "latentDimSpin")
+    spin.setFocus()
+    spin.selectAll()
+    qtbot.keyClicks(spin, "16")
+    qtbot.keyClick(spin, Qt.Key.Key_Return)
+    assert window.state.spec.latent.dim == 16
+    window.state.undo_stack.undo()
+    wait_summary(qtbot, window)
+    assert window.state.spec.latent.dim == 32
+
+
+def test_close_right_after_an_edit_leaves_no_timer_running(qtbot, window):
+    find_one(window, QSpinBox, "latentDimSpin").setValue(8)
+    window.close()
+    running = active_window_timers()
+    try:
+        assert [t for t in running if t.parent() is window.builder] == []
+    finally:
+        for t in running:
+            t.stop()
