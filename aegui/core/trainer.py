@@ -159,6 +159,7 @@ class Trainer:
         self._acc_steps = 0
         self._acc_samples = 0
         self._acc_seconds = 0.0
+        self._last_rate = 0.0
         self._grad_norm: torch.Tensor | None = None
         self._want_grad_norm = True
         self._step_counter = torch.zeros((), device=dev, dtype=torch.int64)
@@ -383,7 +384,7 @@ class Trainer:
             epoch_progress=self.epoch + (self._batch_index + (kind != EPOCH)) / self.steps_per_epoch
             if kind != EPOCH else float(self.epoch),
             epochs_total=self.spec.train.epochs, steps_per_epoch=self.steps_per_epoch,
-            samples_per_s=self._acc_samples / self._acc_seconds if self._acc_seconds > 0 else 0.0,
+            samples_per_s=self._rate(),
             elapsed_s=time.perf_counter() - self._t0, losses=losses, lr=self.live["lr"],
             grad_norm=float(self._grad_norm) if self._grad_norm is not None else None,
             code_mean=to_numpy(self._acc_code / n) if self._acc_steps else None,
@@ -406,6 +407,13 @@ class Trainer:
         self._pending_changes = {}
         self._reset_interval()
         return report
+
+    def _rate(self) -> float:
+        """Samples per second over this report's interval; an interval with no steps in it (an
+        epoch report right after a progress report, a pause) repeats the last measured rate."""
+        if self._acc_samples and self._acc_seconds > 0:
+            self._last_rate = self._acc_samples / self._acc_seconds
+        return self._last_rate
 
     def _reset_interval(self) -> None:
         self._acc.zero_()
