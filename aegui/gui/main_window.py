@@ -48,7 +48,7 @@ class MainWindow(QMainWindow):
 
         self.builder = ModelBuilder(self.state)
         self.data_panel = DataPanel(self.state)
-        self.dashboard = TrainingDashboard()
+        self.dashboard = TrainingDashboard(self.state)
         self.latent = LatentExplorer(self.state)
         self.canvas = DrawCanvas(self.state)
 
@@ -172,6 +172,7 @@ class MainWindow(QMainWindow):
         c.failed.connect(self._on_failed)
         c.stateChanged.connect(self._on_state)
         c.weightsReady.connect(self.latent.set_weights)
+        c.weightsReady.connect(self.dashboard.set_weights)
         c.weightsReady.connect(self.canvas.set_weights)
         self.builder.liveValueChanged.connect(self._on_live_value)
         self.state.specChanged.connect(lambda _: self._update_actions())

@@ -1,175 +1,294 @@
-"""The training dashboard: loss curves, live reconstructions and run statistics.
+"""The training dashboard: watch every variant learn, live, at full training speed.
 
-Reports arrive about ten times a second; the newest one is drawn on this panel's
-own timer and older undrawn ones are skipped, so a slow paint never backs up the
-queue. Curves are updated in place with ``setData`` and thin pens.
+Three tabs. "Live" holds the loss plot, the reconstructions and the run
+statistics on the left, and a column of small panels on the right (sparsity,
+VAE health, weights and biases, attention or capsules); a panel that does not
+apply to the run's objective collapses to one line saying why. "Runs" lists
+every run of the session and overlays any of them; "Anomalies" scores samples
+by reconstruction error. The last two are not per-report, so they sit in tabs.
+
+How reports are drawn: ``add_report`` records the numbers (cheap, every report)
+and keeps the report as the newest; a 33 ms timer draws only the newest report,
+so older undrawn ones are skipped rather than queued, and the GUI does at most
+30 refreshes a second however fast reports come. The timer runs only while
+there is something new to draw, and nothing is drawn while Live is hidden.
+
+Each refresh draws one group of panels, and slowly changing panels are drawn
+at most a few times a second (DrawSchedule, below, says why and how much).
 """
 from __future__ import annotations
 
-import math
+import time
+from typing import Callable
 
-import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar, QSizePolicy, QWidget
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QFrame, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
-from ...core.reports import EPOCH, FINISHED, Report
-from ..widgets.image_grid import ImageGrid
+from ...core.reports import Report
+from ..dashboard.anomaly_panel import AnomalyPanel
+from ..dashboard.attention_panel import AttentionPanel
+from ..dashboard.code_panels import SparsityPanel, VaePanel
+from ..dashboard.history import RunRecorder, SnapshotRing
+from ..dashboard.loss_panel import LossPanel
+from ..dashboard.plots import Section
+from ..dashboard.recon_panel import ReconPanel
+from ..dashboard.reference import find_band
+from ..dashboard.runs_panel import RunsPanel
+from ..dashboard.stats_panel import StatsPanel
+from ..dashboard.weights_panel import WeightsPanel
 
-TERM_COLOURS = {
-    "total": "#4e79a7", "recon": "#f28e2b", "kl": "#e15759", "sparsity": "#76b7b2",
-    "contractive": "#59a14f", "adv_gen": "#edc948", "adv_disc": "#b07aa1",
+REFRESH_MS = 33  # at most ~30 refreshes a second
+# Panels drawn together in one tick, the most watched first; each group costs about as much as
+# the loss plot alone (benchmarks/dashboard_refresh.py prints each panel's cost).
+GROUPS: tuple[tuple[str, ...], ...] = (("loss",), ("stats", "recon", "attention"), ("weights", "vae"), ("sparsity",))
+# The shortest time between two drawings of a panel, in seconds (0: every report it gets a tick for).
+MIN_INTERVAL_S = {"loss": 0.0, "stats": 0.0, "recon": 0.0, "sparsity": 0.2, "vae": 0.2, "attention": 0.2,
+                  "weights": 0.5}
+
+
+class DrawSchedule:
+    """Which panels the dashboard draws on each tick of its timer. Qt-free, so it is tested alone.
+
+    Two rules keep the GUI thread's work small and even, measured with
+    benchmarks/dashboard_refresh.py and benchmarks/gui_training.py:
+
+    - Staggering: panels are drawn in groups, one group a tick, the next group
+      that has not drawn the newest report. Every panel still shows the newest
+      report, a tick or two later, but no tick pays for all of them at once, so the
+      GUI thread is never busy long enough to delay input or queued signals.
+    - Rates: panels whose pictures change slowly (weights, attention, the
+      histograms) are drawn at most a few times a second. Every millisecond the
+      GUI thread spends in Python holds the GIL that the training thread needs
+      between its torch calls, so the dashboard's total work per second is what
+      costs training throughput, not only its work per tick.
+
+    Nothing here touches Qt; the dashboard asks ``next_group`` what to draw.
+    """
+
+    def __init__(self, groups=GROUPS, intervals=None, clock: Callable[[], float] = time.monotonic):
+        self.groups = groups
+        self.intervals = dict(MIN_INTERVAL_S if intervals is None else intervals)
+        self.clock = clock
+        self.names = [name for group in groups for name in group]
+        self.reset()
+
+    def reset(self) -> None:
+        self.seq = 0  # reports received
+        self.drawn = {name: 0 for name in self.names}  # the newest report each panel has drawn
+        self.last = {name: -1e9 for name in self.names}  # when each panel was last drawn
+        self._next = 0
+
+    def new_report(self) -> None:
+        self.seq += 1
+
+    @property
+    def pending(self) -> bool:
+        """Some panel has not drawn the newest report yet."""
+        return any(seq < self.seq for seq in self.drawn.values())
+
+    def next_group(self, applies: Callable[[str], bool]) -> list[str]:
+        """The panels to draw now (marked as drawn); [] when none is due this tick.
+
+        ``applies(name)`` says whether a panel has anything to draw for this run;
+        one that has not counts as drawn, so it never keeps the timer going.
+        """
+        now = self.clock()
+        for offset in range(len(self.groups)):
+            g = (self._next + offset) % len(self.groups)
+            due = []
+            for name in self.groups[g]:
+                if self.drawn[name] >= self.seq:
+                    continue
+                if not applies(name):
+                    self.drawn[name] = self.seq
+                elif now - self.last[name] >= self.intervals.get(name, 0.0):
+                    due.append(name)
+            if due:
+                for name in due:
+                    self.drawn[name] = self.seq
+                    self.last[name] = now
+                self._next = (g + 1) % len(self.groups)
+                return due
+        return []
+
+
+WHY_NOT = {
+    "sparsity": "no sparsity penalty here",
+    "vae": "not a variational model",
+    "attention": "attention and capsule models only",
 }
-MAX_POINTS = 4000  # per curve; older points are thinned by half when it is reached
-
-
-class CurveHistory:
-    """x/y points that thin themselves (every other point) to stay bounded."""
-
-    def __init__(self) -> None:
-        self.x: list[float] = []
-        self.y: list[float] = []
-
-    def append(self, x: float, y: float) -> None:
-        if not math.isfinite(y):
-            return
-        self.x.append(x)
-        self.y.append(y)
-        if len(self.x) > MAX_POINTS:
-            self.x, self.y = self.x[::2], self.y[::2]
 
 
 class TrainingDashboard(QWidget):
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, state=None, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("trainingDashboard")
-        self.loss_plot = pg.PlotWidget(title="Loss")
-        self.loss_plot.setObjectName("lossPlot")
-        self.loss_plot.addLegend(offset=(-10, 10))
-        self.loss_plot.setLabel("bottom", "epoch")
-        self.loss_plot.setLogMode(y=True)
-        self.progress = QProgressBar()
-        self.progress.setObjectName("trainingProgress")
-        self.stats = QLabel("No training yet. Press Train to start.")
-        self.stats.setObjectName("runStatsLabel")
-        # Fixed-height labels: text that changes length must not re-lay out (and repaint) the plots.
-        for label in (self.stats,):
-            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        self.message = QLabel(wordWrap=True)
-        self.message.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        self.message.setFixedHeight(36)
-        self.message.setStyleSheet("color:#b8860b;")
-        self.recon_grid = ImageGrid(columns=8)
-        self.recon_grid.setObjectName("reconstructionGrid")
-        self.recon_caption = QLabel("Rows: input, corrupted input (denoising), reconstruction")
-        self.recon_caption.setStyleSheet("color:gray;")
-        layout = QGridLayout(self)
-        layout.addWidget(self.loss_plot, 0, 0, 1, 2)
-        layout.addWidget(self.recon_grid, 1, 0, 1, 2)
-        layout.addWidget(self.recon_caption, 2, 0, 1, 2)
-        layout.addWidget(self.progress, 3, 0, 1, 2)
-        layout.addWidget(self.stats, 4, 0, 1, 2)
-        layout.addWidget(self.message, 5, 0, 1, 2)
-        layout.setRowStretch(0, 3)
-        layout.setRowStretch(1, 2)
-        self._curves: dict[str, pg.PlotDataItem] = {}
-        self._history: dict[str, CurveHistory] = {}
-        self._pending: Report | None = None
-        self._x_range = None
-        self.loss_plot.enableAutoRange(x=False, y=True)
+        self.state = state
+        self.recorder = RunRecorder()
+        self.ring = SnapshotRing()
+        self.loss = LossPanel(self.recorder)
+        self.recon = ReconPanel(self.ring)
+        self.stats = StatsPanel()
+        self.sparsity = SparsityPanel(self.recorder)
+        self.vae = VaePanel()
+        self.weights = WeightsPanel()
+        self.attention = AttentionPanel()
+        self.runs = RunsPanel(state)
+        self.anomaly = AnomalyPanel(state)
+        # Names the window and other tests know from the first dashboard.
+        self.progress = self.stats.progress
+        self.recon_grid = self.recon.view.images
+        self.loss_plot = self.loss.plot_widget
+
+        self.recon_section = Section("Reconstructions", self.recon)
+        self.sections = {
+            "sparsity": Section("Sparsity", self.sparsity),
+            "vae": Section("VAE health", self.vae),
+            "weights": Section("Weights and biases", self.weights),
+            "attention": Section("Attention / capsules", self.attention),
+        }
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.setSpacing(3)
+        left_layout.addWidget(self.loss, 5)
+        left_layout.addWidget(self.recon_section, 3)
+        left_layout.addWidget(self.stats)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.setSpacing(3)
+        for name, stretch in (("sparsity", 4), ("vae", 3), ("weights", 4), ("attention", 3)):
+            right_layout.addWidget(self.sections[name], stretch)
+        right_layout.addStretch(0)
+        # The small panels scroll rather than set a minimum height for the whole window.
+        right.setAutoFillBackground(True)
+        column = QScrollArea()
+        column.setWidget(right)
+        column.setWidgetResizable(True)
+        column.setFrameShape(QFrame.Shape.NoFrame)
+        column.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.live = QSplitter(Qt.Orientation.Horizontal)
+        self.live.setObjectName("liveDashboard")
+        # One opaque page: text lines paint the window colour, and so must what is around them.
+        self.live.setAutoFillBackground(True)
+        self.live.addWidget(left)
+        self.live.addWidget(column)
+        self.live.setStretchFactor(0, 3)
+        self.live.setStretchFactor(1, 2)
+        self.live.setSizes([560, 370])
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("dashboardTabs")
+        self.tabs.addTab(self.live, "Live")
+        self.tabs.addTab(self.runs, "Runs")
+        self.tabs.addTab(self.anomaly, "Anomalies")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.tabs)
+        # Plots may shrink far: the window must still fit small screens (and the 800x800 test screen).
+        for view in self.findChildren(pg.GraphicsView):
+            view.setMinimumSize(60, 36)
+
+        self.panels = {"loss": self.loss, "stats": self.stats, "recon": self.recon, "weights": self.weights,
+                       "attention": self.attention, "sparsity": self.sparsity, "vae": self.vae}
+        self._newest: Report | None = None
+        self.schedule = DrawSchedule()
+        self._configured = False  # set by the first training report of a run
         self.reports_drawn = 0
         self._timer = QTimer(self)
-        self._timer.setInterval(33)  # at most ~30 refreshes a second
+        self._timer.setInterval(REFRESH_MS)
         self._timer.timeout.connect(self.refresh)
-        self._timer.start()
+        self.tabs.currentChanged.connect(lambda _: self._wake())
+        self._configure_from_spec()
+        if state is not None:
+            state.specChanged.connect(lambda _: self._configure_from_spec() if not state.locked else None)
+
+    # --- which panels apply --------------------------------------------------------------------
+    def _set_relevance(self, sparsity: bool, vae: bool, attention: bool) -> None:
+        for name, on in (("sparsity", sparsity), ("vae", vae), ("attention", attention)):
+            self.sections[name].set_relevant(on, WHY_NOT[name])
+
+    def _configure_from_spec(self) -> None:
+        """Before and at the start of a run: what the spec says will be shown."""
+        if self.state is None:
+            return
+        spec = self.state.spec
+        self._set_relevance(spec.objective.sparsity.kind != "none", spec.is_variational,
+                            spec.family in ("attention", "capsule"))
+        self.vae.configure(spec.objective.variational.warmup_epochs)
+
+    def _configure_from_report(self, report: Report) -> None:
+        """The first training report decides for good: it carries exactly what the trainer measures."""
+        self._configured = True
+        self._set_relevance(report.sparsity_target is not None,
+                            report.kl_per_dim is not None or report.beta is not None,
+                            report.attention is not None or report.capsule_lengths is not None)
+        self.ring.configure(report.epochs_total * report.steps_per_epoch)
 
     # --- feeding -------------------------------------------------------------------------------
     def clear(self) -> None:
-        for curve in self._curves.values():
-            self.loss_plot.removeItem(curve)
-        self.loss_plot.plotItem.legend.clear()
-        self._curves.clear()
-        self._history.clear()
-        self._pending = None
-        self._x_range = None
-        self.progress.setValue(0)
-        self.message.clear()
+        """Forget the last run's curves and pictures; a new run is about to start."""
+        self.recorder.clear()
+        self.ring.clear()
+        for panel in (self.loss, self.recon, self.stats, self.sparsity, self.vae, self.weights, self.attention):
+            panel.clear()
+        self._newest = None
+        self.schedule.reset()
+        self._configured = False
+        self._configure_from_spec()
+        if self.state is not None:
+            band, why = find_band(self.state.spec, self.state.dataset)
+            self.loss.set_reference(band, why)
+        else:
+            self.loss.set_reference(None)
 
     def add_report(self, report: Report) -> None:
         """Record the numbers now (cheap); draw the newest report on the next tick."""
-        if report.phase != "train":
-            x = report.epoch_progress
-            self._record(f"{report.phase}", x, report.losses.get("total"))
-        else:
-            x = report.epoch_progress
-            # An epoch report's training losses average the whole epoch; drawn at its end they
-            # would make a saw-tooth next to the interval points, so they only stand in for an
-            # epoch too short to have had any progress report.
-            total = self._history.get("train total")
-            had_progress = total is not None and total.x and total.x[-1] > report.epoch - 1
-            if report.kind != EPOCH or not had_progress:
-                for term, value in report.losses.items():
-                    self._record(f"train {term}", x, value)
-            if report.val_losses and report.kind in (EPOCH, FINISHED):
-                self._record("val total", x, report.val_losses.get("total"))
-        self._pending = report
+        self.recorder.add(report)
+        if report.phase == "train" and not self._configured and report.kind != "finished":
+            self._configure_from_report(report)
+        if report.reconstructions is not None and report.phase == "train":
+            self.ring.admit(report.step, report.reconstructions, report.corrupted)
+        self._newest = report
+        self.schedule.new_report()
+        if not self._timer.isActive():
+            self._wake()
 
-    def _record(self, key: str, x: float, y: float | None) -> None:
-        if y is None:
-            return
-        self._history.setdefault(key, CurveHistory()).append(x, y)
+    def set_weights(self, payload) -> None:
+        """A (spec, state_dict) snapshot: the anomaly view scores it when it is on screen."""
+        self.anomaly.set_weights(payload)
 
     # --- drawing ---------------------------------------------------------------------------------
     def refresh(self) -> None:
-        report, self._pending = self._pending, None
-        if report is None or not self.isVisible():
-            if report is not None:
-                self._pending = report  # keep it for when the panel is shown
+        """Draw the group of panels that is due (see DrawSchedule); stop ticking when all are current."""
+        report = self._newest
+        if report is None or not self.live.isVisible():
+            self._timer.stop()  # nobody to see it: tick again when a report or the tab comes
             return
-        for key, hist in self._history.items():
-            curve = self._curves.get(key)
-            if curve is None:
-                term = key.split(" ", 1)[-1]
-                colour = TERM_COLOURS.get(term, "#9c9c9c")
-                style = pg.QtCore.Qt.PenStyle.DashLine if key.startswith("val") else pg.QtCore.Qt.PenStyle.SolidLine
-                curve = self.loss_plot.plot(name=key, pen=pg.mkPen(colour, width=1, style=style))
-                curve.setDownsampling(auto=True, method="peak")
-                curve.setClipToView(True)
-                self._curves[key] = curve
-            # Log axis: only positive values can be drawn.
-            y = np.asarray(hist.y)
-            keep = y > 0
-            curve.setData(np.asarray(hist.x)[keep], y[keep])
-        # A fixed x range (the run's length) keeps the axis from re-laying out on every refresh.
-        total_epochs = max(report.epochs_total, 1)
-        if self._x_range != total_epochs:
-            self._x_range = total_epochs
-            self.loss_plot.setXRange(0, total_epochs, padding=0.01)
-        rows = [r for r in (report.inputs, report.corrupted, report.reconstructions) if r is not None]
-        if rows:
-            self.recon_grid.set_rows(rows)
-        total = max(report.epochs_total, 1)
-        self.progress.setValue(int(100 * min(1.0, report.epoch_progress / total)))
-        self.stats.setText(self._stats_text(report))
-        if report.message:
-            self.message.setText(report.message)
-        self.reports_drawn += 1
+        names = self.schedule.next_group(lambda name: self._applies(name, report))
+        for name in names:
+            if name == "attention":
+                self.attention.levels = self.recon.levels
+            self.panels[name].draw(report)
+        if names:
+            self.reports_drawn += 1
+        if not self.schedule.pending:
+            self._timer.stop()
 
-    @staticmethod
-    def _stats_text(r: Report) -> str:
-        parts = [f"{r.phase}", f"epoch {r.epoch_progress:.2f}/{r.epochs_total}", f"step {r.step}",
-                 f"{r.samples_per_s:,.0f} samples/s", f"lr {r.lr:.3g}"]
-        if r.grad_norm is not None:
-            parts.append(f"grad norm {r.grad_norm:.3g}")
-        if r.beta is not None:
-            parts.append(f"β {r.beta:.3g}")
-        if r.noise_level is not None:
-            parts.append(f"noise {r.noise_level:.3g}")
-        if r.total_loss is not None:
-            parts.append(f"loss {r.total_loss:.4g}")
-        if r.val_losses and "recon_mse" in r.val_losses:
-            parts.append(f"val MSE {r.val_losses['recon_mse']:.4f}")
-        return " · ".join(parts)
+    def _applies(self, name: str, report: Report) -> bool:
+        """Whether a panel has anything to draw for this run and report."""
+        if name in self.sections and not self.sections[name].relevant:
+            return False
+        return report.phase == "train" or name in ("loss", "stats")  # pretraining reports carry losses only
+
+    def _wake(self) -> None:
+        if self._newest is not None and self.schedule.pending and self.live.isVisible():
+            self._timer.start()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        self._wake()
 
     def shutdown(self) -> None:
         self._timer.stop()

@@ -1,0 +1,215 @@
+"""Anomaly view: per-sample reconstruction error on the validation split, as a detector.
+
+An autoencoder reconstructs what it was trained on and fails on the unusual,
+so its per-sample error is an anomaly score. The histogram shows the errors
+(anomalies in red where labels mark them), the threshold slider picks a cut-off
+by quantile and says how many samples it flags (with precision and recall when
+labels exist), ROC AUC scores the whole ranking, and the worst samples are
+shown beside their reconstructions.
+
+The panel runs an InferenceModel built from the newest weights snapshot, never
+the training model, and only while it is on screen: a snapshot that arrives
+while it is hidden waits until it is shown.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+
+from ...core.data import split_indices
+from ...core.evaluate import anomaly_mask, per_sample_error, roc_auc
+from ..inference import InferenceModel
+from .plots import BOLD, NOTE, bar_curve, fix_axes, fixed_label, pen
+from .samples import SampleView, display_levels
+
+MAX_SAMPLES = 5000  # validation samples scored (evenly spread) per snapshot
+WORST = 8
+BINS = 50
+
+
+class AnomalyPanel(QWidget):
+    def __init__(self, state=None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.status = fixed_label("Train a model: the errors appear after its first epoch.", lines=2)
+        self.status.setObjectName("anomalyStatus")
+        self.combo = QComboBox()
+        self.combo.setObjectName("anomalyClass")
+        self.combo.setToolTip("Which samples count as anomalies. A class of an ordinary dataset is a fair test "
+                              "only for a model trained without it.")
+        self.auc_label = fixed_label(look=BOLD)
+        self.auc_label.setObjectName("rocAucLabel")
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setObjectName("anomalyThreshold")
+        self.slider.setRange(0, 1000)
+        self.slider.setValue(950)
+        self.threshold_label = fixed_label()
+        self.threshold_label.setObjectName("anomalyThresholdLabel")
+        self.plot_widget = pg.PlotWidget()
+        self.plot_widget.setObjectName("errorHistogram")
+        self.plot = self.plot_widget.getPlotItem()
+        self.plot.setMenuEnabled(False)
+        self.plot.setMouseEnabled(x=False, y=False)
+        fix_axes(self.plot, left=44)
+        self.plot.setLogMode(x=True)
+        self.plot.getAxis("bottom").setStyle(maxTextLevel=0)  # minor log ticks' labels would overlap
+        self.plot.setLabel("bottom", "reconstruction error (MSE per sample)")
+        self.normal_bars = bar_curve(self.plot, "#4e79a7")
+        self.anomaly_bars = bar_curve(self.plot, "#e15759")
+        self.anomaly_bars.setOpacity(0.7)
+        self.line = pg.InfiniteLine(angle=90, movable=False, pen=pen("#333333", Qt.PenStyle.DashLine))
+        self.plot.addItem(self.line)
+        self.worst = SampleView(columns=WORST, trace_columns=4)
+        self.worst.setObjectName("worstSamples")
+        self.worst_caption = fixed_label(look=NOTE)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("anomalies:"))
+        top.addWidget(self.combo, 1)
+        top.addWidget(self.auc_label, 1)
+        threshold = QHBoxLayout()
+        threshold.addWidget(QLabel("threshold:"))
+        threshold.addWidget(self.slider, 1)
+        threshold.addWidget(self.threshold_label, 2)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.status)
+        layout.addLayout(top)
+        layout.addWidget(self.plot_widget, 3)
+        layout.addLayout(threshold)
+        self.worst_label = fixed_label("Worst reconstructed samples")
+        layout.addWidget(self.worst_label)
+        layout.addWidget(self.worst, 2)
+        layout.addWidget(self.worst_caption)
+        self._pending = None
+        self.errors: np.ndarray | None = None
+        self.index: np.ndarray | None = None
+        self.is_anomaly: np.ndarray | None = None
+        self.auc: float | None = None
+        self.slider.valueChanged.connect(self._draw_threshold)
+        self.combo.currentIndexChanged.connect(lambda _: self._score())
+        if state is not None:
+            state.datasetChanged.connect(self._on_dataset)
+        self._fill_combo()
+
+    # --- what counts as an anomaly ----------------------------------------------------------
+    def _on_dataset(self, _dataset) -> None:
+        """Scores of other data no longer apply; the next weights snapshot scores the new set."""
+        self.errors = self.index = self.is_anomaly = self.auc = None
+        self.status.setText("The data changed: the errors appear after the next epoch of training.")
+        self.auc_label.setText("")
+        self.threshold_label.setText("")
+        for bars in (self.normal_bars, self.anomaly_bars):
+            bars.setData([], [])
+        self._fill_combo()
+
+    def _fill_combo(self) -> None:
+        ds = self.state.dataset if self.state is not None else None
+        self.combo.blockSignals(True)
+        self.combo.clear()
+        if ds is not None and ds.labels is not None:
+            if ds.anomaly_labels:
+                names = ", ".join(ds.label_names[i] if ds.label_names else str(i) for i in ds.anomaly_labels)
+                self.combo.addItem(f"labelled anomalies ({names})", None)
+            for value in np.unique(ds.labels):
+                name = ds.label_names[int(value)] if ds.label_names and int(value) < len(ds.label_names) else value
+                self.combo.addItem(f"class {name} as the anomaly", int(value))
+        else:
+            self.combo.addItem("no labels: ROC AUC needs labelled anomalies", None)
+        self.combo.blockSignals(False)
+        self.combo.setEnabled(ds is not None and ds.labels is not None)
+
+    # --- weights --------------------------------------------------------------------------------
+    def set_weights(self, payload) -> None:
+        """Keep the newest snapshot; score it now only if the panel is on screen."""
+        self._pending = payload
+        if self.isVisible():
+            self._apply_pending()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        self._apply_pending()
+
+    def _apply_pending(self) -> None:
+        payload, self._pending = self._pending, None
+        if payload is None:
+            return
+        spec, state_dict = payload
+        ds = self.state.dataset if self.state is not None else None
+        if ds is None or tuple(spec.input.shape) != ds.sample_shape:
+            self.status.setText("The current dataset does not fit the trained model; load the data it was "
+                                "trained on to score it.")
+            return
+        model = InferenceModel(spec, state_dict)
+        _, val = split_indices(len(ds), spec.train.val_fraction, spec.train.seed)
+        where = "validation"
+        if len(val) == 0:
+            val, where = np.arange(len(ds)), "all"
+        if len(val) > MAX_SAMPLES:
+            val = val[np.linspace(0, len(val) - 1, MAX_SAMPLES).astype(int)]
+        self.index = val
+        self.errors = per_sample_error(model.model, ds, index=val)
+        worst = val[np.argsort(self.errors)[::-1][:WORST]]
+        x = ds.as_float(worst)
+        levels = display_levels(x, ds.is_uint8)
+        self.worst.set_rows([x, None, model.reconstruct(x)], levels)  # no corrupted row: input and output
+        self.worst_label.setText("Worst reconstructed: " + ("top input, bottom reconstruction" if x.ndim == 4
+                                 else "input in black, reconstruction in blue"))
+        self.worst_caption.setText("errors: " + ", ".join(f"{e:.3g}" for e in np.sort(self.errors)[::-1][:WORST]))
+        self.status.setText(f"{len(val):,} {where} samples of {ds.name} scored with the weights of {spec.name} "
+                            "(updated after every epoch).")
+        self._score()
+
+    # --- scores ---------------------------------------------------------------------------------
+    def _score(self) -> None:
+        if self.errors is None:
+            return
+        ds = self.state.dataset if self.state is not None else None
+        self.is_anomaly, self.auc = None, None
+        if ds is not None and ds.labels is not None and len(ds) > int(self.index.max()):
+            choice = self.combo.currentData()
+            try:
+                mask = anomaly_mask(ds, choice)[self.index]
+                self.auc = roc_auc(self.errors, mask)
+                self.is_anomaly = mask
+            except ValueError as exc:
+                self.auc_label.setText(str(exc)[:60])
+        if self.auc is not None:
+            self.auc_label.setText(f"ROC AUC {self.auc:.3f} ({int(self.is_anomaly.sum())} anomalies)")
+        elif self.is_anomaly is None and (ds is None or ds.labels is None):
+            self.auc_label.setText("ROC AUC: no labels")
+        self._draw_histogram()
+        self._draw_threshold()
+
+    def _draw_histogram(self) -> None:
+        errors = np.maximum(self.errors, 1e-12)
+        edges = np.logspace(np.log10(errors.min()), np.log10(errors.max() * 1.001), BINS + 1)
+        mask = self.is_anomaly if self.is_anomaly is not None else np.zeros(len(errors), bool)
+        normal, _ = np.histogram(errors[~mask], bins=edges)
+        anomalous, _ = np.histogram(errors[mask], bins=edges)
+        # The axis is logarithmic; PathItems are not mapped by it, so they get log10 edges.
+        self.normal_bars.setData(np.log10(edges), normal.astype(float), stepMode="center")
+        self.anomaly_bars.setData(np.log10(edges), anomalous.astype(float), stepMode="center")
+        self.anomaly_bars.setVisible(bool(mask.any()))
+        self.plot.setXRange(np.log10(edges[0]), np.log10(edges[-1]), padding=0.02)
+        self.plot.setYRange(0, max(normal.max(), anomalous.max(), 1) * 1.1, padding=0)
+
+    @property
+    def threshold(self) -> float | None:
+        if self.errors is None:
+            return None
+        return float(np.quantile(self.errors, self.slider.value() / 1000))
+
+    def _draw_threshold(self, *_) -> None:
+        t = self.threshold
+        if t is None:
+            return
+        self.line.setValue(np.log10(max(t, 1e-12)))  # the axis is logarithmic; the line is not transformed
+        flagged = self.errors > t
+        text = f"{t:.4g}: {int(flagged.sum())} of {len(flagged)} flagged ({flagged.mean():.1%})"
+        if self.is_anomaly is not None and self.is_anomaly.any():
+            hits = int((flagged & self.is_anomaly).sum())
+            precision = hits / max(int(flagged.sum()), 1)
+            recall = hits / int(self.is_anomaly.sum())
+            text += f" · precision {precision:.2f} · recall {recall:.2f}"
+        self.threshold_label.setText(text)
