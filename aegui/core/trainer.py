@@ -357,7 +357,9 @@ class Trainer:
 
     def _check_finite(self) -> tuple[str | None, str]:
         bad = int(self._bad_step)
-        params_ok = bool(torch.stack([p.detach().isfinite().all() for p in self.model.parameters()]).all())
+        # A sum per parameter is a fast reduction, and NaN or inf in any element makes it non-finite;
+        # isfinite().all() per parameter cost ~2 ms a report here (a bool tensor per parameter).
+        params_ok = bool(torch.stack([p.detach().sum() for p in self.model.parameters()]).sum().isfinite())
         if bad < 0 and params_ok:
             self._good_state = self._copy_state()
             return None, ""
@@ -479,7 +481,9 @@ class Trainer:
                     kl = obj.kl_loss(obj.kl_per_dim(encoded.mu, encoded.logvar), self.spec.objective.variational.free_bits)
                     terms["kl"] = kl
                     terms["total"] = terms["total"] + live["beta"] * kl
-                clean_logits, _ = self.model(x)
+                # Without noise the encoder already saw the clean input (eval mode is deterministic):
+                # a second forward pass would double validation's cost for the same numbers.
+                clean_logits = logits if self.spec.objective.noise.kind == "none" else self.model(x)[0]
                 out = obj.output_from_logits(clean_logits.float(), self.spec.likelihood)
                 terms["recon_mse"] = ((out - x) ** 2).mean()
                 chunk = torch.stack([v * len(x) for v in terms.values()])
