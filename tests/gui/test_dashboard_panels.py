@@ -223,3 +223,15 @@ def test_shutdown_stops_the_timer(dashboard):
     assert dashboard._timer.isActive()
     dashboard.shutdown()
     assert not dashboard._timer.isActive()
+
+
+def test_the_closing_report_keeps_the_last_step_figures(dashboard, qapp):
+    # The finished report carries no gradient norm or step loss; the last ones stay on show.
+    feed(dashboard, [simple(1, grad_norm=3.25)])
+    draw(dashboard, qapp)
+    feed(dashboard, [simple(50, kind="finished", losses={}, stop_reason="completed")])
+    draw(dashboard, qapp)
+    labels = dashboard.stats.labels
+    assert labels["grad"].text() == "grad norm 3.25"
+    assert labels["loss"].text().startswith("loss 3")
+    assert "finished in" in labels["eta"].text() or "completed" in labels["eta"].text()

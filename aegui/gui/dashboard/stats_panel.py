@@ -108,6 +108,8 @@ class StatsPanel(QWidget):
                 self._percent = percent
                 self.progress.setValue(percent)
         for name, text in stat_texts(report).items():
+            if report.kind == FINISHED and name in ("grad", "loss") and self._texts.get(name):
+                continue  # the closing report carries no step figures: keep the last ones on show
             if self._texts.get(name) != text:
                 self._texts[name] = text
                 self.labels[name].setText(text)
