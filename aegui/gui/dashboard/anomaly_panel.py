@@ -23,13 +23,14 @@ from ...core.evaluate import anomaly_mask, per_sample_error, roc_auc
 from ..inference import InferenceModel
 from .plots import BOLD, NOTE, bar_curve, fix_axes, fixed_label, pen
 from .samples import SampleView, display_levels
+from ..widgets.when_shown import WeightsWhenShown
 
 MAX_SAMPLES = 5000  # validation samples scored (evenly spread) per snapshot
 WORST = 8
 BINS = 50
 
 
-class AnomalyPanel(QWidget):
+class AnomalyPanel(WeightsWhenShown, QWidget):
     def __init__(self, state=None, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
@@ -81,7 +82,6 @@ class AnomalyPanel(QWidget):
         layout.addWidget(self.worst_label)
         layout.addWidget(self.worst, 2)
         layout.addWidget(self.worst_caption)
-        self._pending = None
         self.errors: np.ndarray | None = None
         self.index: np.ndarray | None = None
         self.is_anomaly: np.ndarray | None = None
@@ -120,21 +120,7 @@ class AnomalyPanel(QWidget):
         self.combo.setEnabled(ds is not None and ds.labels is not None)
 
     # --- weights --------------------------------------------------------------------------------
-    def set_weights(self, payload) -> None:
-        """Keep the newest snapshot; score it now only if the panel is on screen."""
-        self._pending = payload
-        if self.isVisible():
-            self._apply_pending()
-
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
-        super().showEvent(event)
-        self._apply_pending()
-
-    def _apply_pending(self) -> None:
-        payload, self._pending = self._pending, None
-        if payload is None:
-            return
-        spec, state_dict = payload
+    def use_weights(self, spec, state_dict) -> None:
         ds = self.state.dataset if self.state is not None else None
         if ds is None or tuple(spec.input.shape) != ds.sample_shape:
             self.status.setText("The current dataset does not fit the trained model; load the data it was "

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 from ...core.objectives import corrupt
 from ..inference import InferenceModel
 from ..widgets.image_grid import ImageGrid
+from ..widgets.when_shown import WeightsWhenShown
 
 
 class PaintArea(QWidget):
@@ -79,13 +80,12 @@ class PaintArea(QWidget):
         painter.end()
 
 
-class DrawCanvas(QWidget):
+class DrawCanvas(WeightsWhenShown, QWidget):
     def __init__(self, state, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("drawCanvas")
         self.state = state
         self.model: InferenceModel | None = None
-        self._pending = None  # the newest weights, applied when the canvas is shown
         self.paint = PaintArea()
         self.output = ImageGrid(columns=1)
         self.output.setObjectName("canvasReconstruction")
@@ -154,21 +154,7 @@ class DrawCanvas(QWidget):
             self.status.setText("Drawing needs a single-channel image dataset; this one holds "
                                 f"{dataset.kind} samples of shape {list(dataset.sample_shape)}.")
 
-    def set_weights(self, payload) -> None:
-        """Keep the newest weights; build the inference copy only while the canvas is on screen."""
-        self._pending = payload
-        if self.isVisible():
-            self._apply_pending()
-
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
-        super().showEvent(event)
-        self._apply_pending()
-
-    def _apply_pending(self) -> None:
-        payload, self._pending = self._pending, None
-        if payload is None:
-            return
-        spec, state_dict = payload
+    def use_weights(self, spec, state_dict) -> None:
         if not self._drawable() or tuple(spec.input.shape) != self.state.dataset.sample_shape:
             return
         self.model = InferenceModel(spec, state_dict)

@@ -13,13 +13,14 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxL
 
 from ..inference import InferenceModel, pca_2d
 from ..widgets.image_grid import ImageGrid
+from ..widgets.when_shown import WeightsWhenShown
 
 PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
            "#bab0ac"]
 MAP_SAMPLES = 1000
 
 
-class LatentExplorer(QWidget):
+class LatentExplorer(WeightsWhenShown, QWidget):
     def __init__(self, state, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("latentExplorer")
@@ -33,7 +34,6 @@ class LatentExplorer(QWidget):
         # One item per label with one brush: pyqtgraph renders each distinct brush once,
         # so per-point brushes would re-render a symbol for every point.
         self.scatters: list[pg.ScatterPlotItem] = []
-        self._pending = None
         self.target = pg.TargetItem(pos=(0, 0), size=14, movable=True)
         self.target.sigPositionChanged.connect(self._decode_target)
         self.map_plot.addItem(self.target)
@@ -79,7 +79,7 @@ class LatentExplorer(QWidget):
         """The spec changed: the old model's map no longer describes it."""
         if self.model is not None and not self.state.locked:
             self.model = None
-            self._pending = None
+            self.forget_weights()
             self._clear_scatters()
             self.status.setText("The model changed; train it to explore its latent space.")
             self._set_enabled(False)
@@ -89,21 +89,7 @@ class LatentExplorer(QWidget):
             self.map_plot.removeItem(item)
         self.scatters = []
 
-    def set_weights(self, payload) -> None:
-        """Keep the newest weights; encode and draw only while the explorer is on screen."""
-        self._pending = payload
-        if self.isVisible():
-            self._apply_pending()
-
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
-        super().showEvent(event)
-        self._apply_pending()
-
-    def _apply_pending(self) -> None:
-        payload, self._pending = self._pending, None
-        if payload is None:
-            return
-        spec, state_dict = payload
+    def use_weights(self, spec, state_dict) -> None:
         dataset = self.state.dataset
         if dataset is None or tuple(spec.input.shape) != dataset.sample_shape:
             return
