@@ -40,8 +40,8 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 def autocast_context(device: torch.device, enabled: bool):
-    """bf16 autocast on CUDA where supported, fp16 otherwise; nothing off CUDA."""
-    """Returns (a factory of fresh context managers, a GradScaler or None)."""
+    """(a factory of fresh autocast contexts, a GradScaler or None): bf16 autocast on CUDA where
+    supported, fp16 with loss scaling otherwise; nothing off CUDA."""
     if not enabled or device.type != "cuda":
         return contextlib.nullcontext, None
     if torch.cuda.is_bf16_supported():

@@ -204,7 +204,11 @@ class Trainer:
         clip = self.spec.train.regularization.grad_clip
         if clip > 0 or self._want_grad_norm:
             # Measured once per report interval unless clipping needs it every step.
-            self._grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip if clip > 0 else math.inf)
+            if clip > 0:
+                self._grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+            else:  # the norm alone: clipping at infinity would still rescale every gradient by 1
+                grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+                self._grad_norm = torch.nn.utils.get_total_norm(grads) if grads else None
             self._want_grad_norm = False
         if self.scaler is not None:
             self.scaler.step(self.optimizer)
