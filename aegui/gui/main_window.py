@@ -356,6 +356,7 @@ class MainWindow(QMainWindow):
         self._save_settings()
         self.controller.shutdown(timeout=2.0)
         self.builder.shutdown()
+        self.data_panel.shutdown()
         self.dashboard.shutdown()
         self.latent.shutdown()
         self.canvas.shutdown()

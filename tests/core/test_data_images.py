@@ -181,3 +181,16 @@ def test_missing_pillow_gives_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "PIL", None)
     with pytest.raises(DataError, match="pip install pillow"):
         load_dataset(root)
+
+
+def test_a_folder_load_can_be_cancelled(tmp_path):
+    from PIL import Image
+
+    from aegui.core.data import LoadCancelled, load_dataset
+
+    rng = np.random.default_rng(1)
+    for i in range(10):
+        Image.fromarray(rng.integers(0, 255, (6, 6), dtype=np.uint8)).save(tmp_path / f"{i}.png")
+    with pytest.raises(LoadCancelled, match="cancelled"):
+        load_dataset(tmp_path, cancel=lambda: True)
+    assert len(load_dataset(tmp_path, cancel=lambda: False)) == 10

@@ -10,11 +10,12 @@ from __future__ import annotations
 import numbers
 import os
 from pathlib import Path
+from typing import Callable
 
 from .arrays import array_to_dataset, check_finite, labels_from_values
 from .builtin import BUILTIN_DATASETS, MNIST_CREDIT, load_mnist5k, resources_dir
 from .dataset import (
-    DEFAULT_BUDGET_BYTES, DataError, Dataset, check_budget, format_bytes, per_feature_standardise,
+    DEFAULT_BUDGET_BYTES, DataError, Dataset, LoadCancelled, check_budget, format_bytes, per_feature_standardise,
     require_two_samples, split_indices, stratified_limit, unstandardise,
 )
 from .images import IMAGE_SUFFIXES, adapt_images
@@ -28,6 +29,7 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "MNIST_CREDIT",
     "DataError",
+    "LoadCancelled",
     "Dataset",
     "adapt_images",
     "array_to_dataset",
@@ -61,6 +63,7 @@ def load_dataset(
     labels_path: str | os.PathLike | None = None,
     standardise: bool = True,
     budget_bytes: int | None = DEFAULT_BUDGET_BYTES,
+    cancel: Callable[[], bool] | None = None,
 ) -> Dataset:
     """A built-in set by name, the user's file or folder by path, or ``torchvision:Name``.
 
@@ -75,6 +78,8 @@ def load_dataset(
       (statistics kept in the Dataset; see ``unstandardise``).
     - ``budget_bytes`` (None: no limit) refuses, before loading, data whose
       float32 size is over it.
+    - ``cancel()`` returning True stops a long load (a folder of images) with
+      LoadCancelled; the GUI's loader thread uses it.
     """
     text = os.fspath(name_or_path)
     if limit is not None:
@@ -102,6 +107,7 @@ def load_dataset(
             dataset = load_path(
                 path, image_size=image_size, channels=channels, kind=kind, label_column=label_column,
                 labels_path=labels_path, standardise=standardise, limit=limit, seed=seed, budget_bytes=budget_bytes,
+                cancel=cancel,
             )
         except DataError:
             raise

@@ -20,6 +20,10 @@ class DataError(ValueError):
     """A dataset could not be loaded or used; the message is meant for the user."""
 
 
+class LoadCancelled(DataError):
+    """The caller asked a long load to stop (the GUI does when a newer load or closing supersedes it)."""
+
+
 @dataclass
 class Dataset:
     """Samples shaped ``(N, *sample_shape)`` with optional integer labels.

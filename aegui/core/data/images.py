@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .dataset import DataError, Dataset, check_budget, require_two_samples, stratified_limit
+from .dataset import DataError, Dataset, LoadCancelled, check_budget, require_two_samples, stratified_limit
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 _SIGNATURES = ((b"\x89PNG", "PNG"), (b"\xff\xd8", "JPEG"), (b"BM", "BMP"), (b"GIF8", "GIF"),
@@ -140,13 +140,17 @@ def _pixels(Image, image, colour: bool, size: tuple[int, int] | None) -> np.ndar
     return np.asarray(image)
 
 
+CANCEL_EVERY = 64  # images decoded between two looks at the cancel flag (~10 ms of work)
+
+
 def load_image_folder(root: Path, *, image_size=None, channels: int | None = None, limit=None, seed=0,
-                      budget_bytes=None) -> Dataset:
+                      budget_bytes=None, cancel=None) -> Dataset:
     """Images under ``root`` as uint8 (N, C, H, W).
 
     ``image_size`` resizes every image; without it all must share one size.
     ``channels`` 1 or 3 forces grey or colour; by default colour is used when
-    any image is in colour.
+    any image is in colour. ``cancel()`` returning True stops the load with
+    LoadCancelled (decoding a large folder takes seconds).
     """
     Image = _pillow()
     size = _parse_size(image_size, str(root))
@@ -172,6 +176,9 @@ def load_image_folder(root: Path, *, image_size=None, channels: int | None = Non
     x = np.empty((len(files), h, w, 3) if colour else (len(files), h, w), dtype=np.uint8)
     first_size = (first.width, first.height)
     for i, path in enumerate(files):
+        if cancel is not None and i % CANCEL_EVERY == 0 and cancel():
+            first.close()
+            raise LoadCancelled(f"{root}: loading was cancelled")
         image = first if i == 0 else _open(Image, path)
         with image:
             if size is None and (image.width, image.height) != first_size:

@@ -36,7 +36,7 @@ def _suffix(path: Path) -> str:
 
 
 def load_path(path: Path, *, image_size=None, channels=None, kind=None, label_column=None, labels_path=None,
-              standardise=True, limit=None, seed=0, budget_bytes=None) -> Dataset:
+              standardise=True, limit=None, seed=0, budget_bytes=None, cancel=None) -> Dataset:
     """The user's file or folder as a Dataset; only options that fit its type may be given."""
     common = dict(limit=limit, seed=seed, budget_bytes=budget_bytes)
     suffix = _suffix(path)
@@ -49,7 +49,7 @@ def load_path(path: Path, *, image_size=None, channels=None, kind=None, label_co
         if idx_pairs_in_folder(path):
             return load_idx(path, kind=kind, standardise=standardise, **common)
         # Image size and channels are applied while decoding, not afterwards.
-        return load_image_folder(path, image_size=image_size, channels=channels, **common)
+        return load_image_folder(path, image_size=image_size, channels=channels, cancel=cancel, **common)
     if not path.is_file():
         raise DataError(f"{path}: not a regular file or folder")
     if path.stat().st_size == 0:

@@ -48,9 +48,10 @@ def trace_paths(batch: np.ndarray, columns: int, levels: tuple[float, float]) ->
 class TraceGrid(pg.GraphicsLayoutWidget):
     """Overlaid traces of up to three batches (e.g. input, corrupted input, output) per cell."""
 
-    def __init__(self, parent: QWidget | None = None, columns: int = 4):
+    def __init__(self, parent: QWidget | None = None, columns: int = 4, rows: int = 2):
         super().__init__(parent)
         self.columns = columns
+        self.rows = rows  # at most this many rows of cells
         self.view = self.addViewBox(enableMouse=False)
         self.view.setMenuEnabled(False)
         self.curves = []
@@ -59,7 +60,20 @@ class TraceGrid(pg.GraphicsLayoutWidget):
             self.view.addItem(curve)
             self.curves.append(curve)
         self._shape = None
+        self._captions: list[pg.TextItem] = []
         self.setMinimumHeight(60)
+
+    def set_captions(self, captions: list[str] | None) -> None:
+        """A caption in the top-left corner of each cell, such as each sample's label (static previews;
+        a live view would move existing items rather than make new ones)."""
+        for item in self._captions:
+            self.view.removeItem(item)
+        self._captions = []
+        for i, text in enumerate((captions or [])[: self.columns * self.rows]):
+            item = pg.TextItem(text, color="#b07a00", anchor=(0, 0))
+            item.setPos(i % self.columns, 1 - i // self.columns)
+            self.view.addItem(item)
+            self._captions.append(item)
 
     def set_rows(self, batches: list[np.ndarray | None], levels: tuple[float, float]) -> None:
         n = 0
@@ -67,7 +81,7 @@ class TraceGrid(pg.GraphicsLayoutWidget):
             if batch is None:
                 curve.setVisible(False)
                 continue
-            batch = batch[: self.columns * 2]
+            batch = batch[: self.columns * self.rows]
             n = max(n, len(batch))
             curve.setData(*trace_paths(batch, self.columns, levels))
             curve.setVisible(True)

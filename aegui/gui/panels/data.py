@@ -1,7 +1,8 @@
 """The data panel: built-in sets, the user's own files, a preview and statistics.
 
 A failed import shows the engine's message in place and leaves the current
-dataset loaded: nothing the user had is lost to a bad file.
+dataset loaded: nothing the user had is lost to a bad file. Loading runs on
+a DatasetLoader thread, so a large folder never freezes the window.
 """
 from __future__ import annotations
 
@@ -11,14 +12,17 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
-    QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget,
+    QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSpinBox, QStackedWidget, QVBoxLayout, QWidget,
 )
 
-from ...core.data import BUILTIN_DATASETS, DataError, Dataset, load_dataset
+from ...core.data import BUILTIN_DATASETS, Dataset
+from ..dashboard.samples import TraceGrid, display_levels
+from ..data_loader import DatasetLoader
 from ..widgets.image_grid import ImageGrid
 
 FILE_FILTER = "Data files (*.npy *.npz *.csv *.tsv *.txt *.gz *idx*-ubyte *.png *.jpg *.jpeg *.bmp);;All files (*)"
-PREVIEW = 32
+PREVIEW = 32  # images shown
+TRACE_PREVIEW = 16  # signals or table rows shown (a 4x4 grid of traces)
 
 
 def describe(dataset: Dataset) -> str:
@@ -42,6 +46,7 @@ def describe(dataset: Dataset) -> str:
 
 class DataPanel(QWidget):
     datasetLoaded = Signal(object)
+    loadFinished = Signal(bool)  # after each load: True when the new dataset is in place
 
     def __init__(self, state, parent: QWidget | None = None):
         super().__init__(parent)
@@ -69,11 +74,24 @@ class DataPanel(QWidget):
         self.error_label.setStyleSheet("color:#d9534f;")
         self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.error_label.hide()
+        self.loading_label = QLabel()
+        self.loading_label.setObjectName("dataLoadingLabel")
+        self.loading_label.hide()
+        self.loader = DatasetLoader(self)
+        self.loader.busyChanged.connect(self._on_busy)
+        self.loader.loaded.connect(self._on_loaded)
+        self.loader.failed.connect(self._on_failed)
         self.stats_label = QLabel(wordWrap=True)
         self.stats_label.setObjectName("dataStatsLabel")
         self.stats_label.setTextFormat(Qt.TextFormat.RichText)
+        # Images as a mosaic; signals and table rows as traces (a 128x1 image would be a 1-px strip).
         self.preview = ImageGrid(columns=8, levels=None)
         self.preview.setObjectName("dataPreview")
+        self.trace_preview = TraceGrid(columns=4, rows=4)
+        self.trace_preview.setObjectName("dataTracePreview")
+        self.previews = QStackedWidget()
+        self.previews.addWidget(self.preview)
+        self.previews.addWidget(self.trace_preview)
         hint = QLabel("Drop a file or folder here to import it.")
         hint.setStyleSheet("color:gray;")
 
@@ -89,32 +107,42 @@ class DataPanel(QWidget):
         layout.addLayout(row)
         layout.addLayout(buttons)
         layout.addWidget(hint)
+        layout.addWidget(self.loading_label)
         layout.addWidget(self.error_label)
         layout.addWidget(self.stats_label)
-        layout.addWidget(self.preview, 1)
+        layout.addWidget(self.previews, 1)
         state.datasetChanged.connect(self._show)
         if state.dataset is not None:
             self._show(state.dataset)
 
     # --- loading ------------------------------------------------------------------------------
-    def load(self, name_or_path: str) -> bool:
-        """Load a built-in set or a path; on failure show why and keep the current dataset."""
+    def load(self, name_or_path: str) -> None:
+        """Load a built-in set or a path in the background. ``loadFinished(ok)`` follows; on failure
+        the engine's message shows in place and the current dataset stays loaded."""
         limit = self.limit_spin.value() or None
-        QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            dataset = load_dataset(name_or_path, limit=limit)
-        except DataError as exc:
-            self.show_error(str(exc))
-            return False
-        except Exception as exc:  # an importer bug must not take the app down with it
-            self.show_error(f"could not load {name_or_path}: {type(exc).__name__}: {exc}")
-            return False
-        finally:
+        self.loading_label.setText(f"Loading {Path(str(name_or_path)).name or name_or_path}…")
+        self.loader.load(str(name_or_path), limit)
+
+    def shutdown(self) -> None:
+        """The window is closing: cancel any load and join its thread."""
+        self.loader.shutdown()
+
+    def _on_busy(self, busy: bool) -> None:
+        self.loading_label.setVisible(busy)
+        if busy:
+            QGuiApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
+        else:
             QGuiApplication.restoreOverrideCursor()
+
+    def _on_loaded(self, dataset: Dataset) -> None:
         self.error_label.hide()
         self.state.set_dataset(dataset)
         self.datasetLoaded.emit(dataset)
-        return True
+        self.loadFinished.emit(True)
+
+    def _on_failed(self, message: str) -> None:
+        self.show_error(message)
+        self.loadFinished.emit(False)
 
     def show_error(self, message: str) -> None:
         kept = f" The current dataset ({self.state.dataset.name}) is still loaded." if self.state.dataset else ""
@@ -147,7 +175,7 @@ class DataPanel(QWidget):
         if index >= 0:
             self.builtin_combo.setCurrentIndex(index)
         self.stats_label.setText(describe(dataset))
-        n = min(PREVIEW, len(dataset))
+        n = min(PREVIEW if dataset.kind == "image" else TRACE_PREVIEW, len(dataset))
         # An even spread over the set shows more than its first rows (often one class).
         pick = np.linspace(0, len(dataset) - 1, n).astype(int)
         samples = dataset.as_float(pick)
@@ -155,5 +183,11 @@ class DataPanel(QWidget):
         if dataset.labels is not None:
             names = dataset.label_names
             labels = [names[v] if names and 0 <= v < len(names) else str(v) for v in dataset.labels[pick].tolist()]
-        levels = (0.0, 1.0) if dataset.is_uint8 else None
-        self.preview.set_samples(samples, labels=labels, levels=levels)
+        if dataset.kind == "image":
+            levels = (0.0, 1.0) if dataset.is_uint8 else None
+            self.preview.set_samples(samples, labels=labels, levels=levels)
+            self.previews.setCurrentWidget(self.preview)
+        else:
+            self.trace_preview.set_rows([samples], display_levels(samples, unit_range=False))
+            self.trace_preview.set_captions(labels)
+            self.previews.setCurrentWidget(self.trace_preview)
