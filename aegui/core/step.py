@@ -99,7 +99,12 @@ def param_groups(spec: AutoencoderSpec, model: torch.nn.Module) -> list[dict]:
     reg = spec.train.regularization
     weights, biases = split_decay_params(model)
     l2 = reg.decay == "l2"
-    groups = [{"params": weights, "weight_decay": reg.weight_decay if l2 else 0.0}]
+    weight_decay = reg.weight_decay if l2 else 0.0
+    bias_decay = reg.bias_decay if l2 else 0.0
+    if weight_decay == bias_decay:
+        # One group when both decay alike: each group is a separate optimiser pass per step.
+        return [{"params": weights + biases, "weight_decay": weight_decay}]
+    groups = [{"params": weights, "weight_decay": weight_decay}]
     if biases:
-        groups.append({"params": biases, "weight_decay": reg.bias_decay if l2 else 0.0})
+        groups.append({"params": biases, "weight_decay": bias_decay})
     return groups

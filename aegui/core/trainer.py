@@ -26,6 +26,7 @@ from .reports import ACTIVE_THRESHOLD, EPOCH, FINISHED, MAX_FILTERS, PAUSED, PRO
 from .spec import AutoencoderSpec
 from .step import active_terms, decay_penalty, make_optimizer, objective_loss, param_groups, split_decay_params
 
+LOSS_TRACE_STEPS = 4096  # a report comes at least this often, in steps
 VAL_CHUNK = 1024
 
 
@@ -162,8 +163,8 @@ class Trainer:
         self._last_rate = 0.0
         self._grad_norm: torch.Tensor | None = None
         self._want_grad_norm = True
-        self._step_counter = torch.zeros((), device=dev, dtype=torch.int64)
-        self._bad_step = torch.full((), -1, device=dev, dtype=torch.int64)
+        # Each step's total loss, so a report can name the first step that was not finite.
+        self._loss_trace = torch.zeros(LOSS_TRACE_STEPS, device=dev)
 
     def _copy_state(self) -> dict[str, torch.Tensor]:
         return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
@@ -227,17 +228,14 @@ class Trainer:
 
     def _accumulate(self, terms: dict[str, torch.Tensor], encoded) -> None:
         values = torch.stack([terms[t].detach().float() for t in self.terms])
-        self._acc += values
-        self._epoch_acc += values
+        self._acc += values  # folded into the epoch's sums once per report, not once per step
         code = encoded.mean_code.detach().float()
         self._acc_code += code.mean(dim=0)
         self._acc_active += (code.abs() > ACTIVE_THRESHOLD).float().mean(dim=0)
         if "_kl_per_dim" in terms:
             self._acc_kl += terms["_kl_per_dim"].detach()
-        # Remember the first step whose loss was not finite, without asking the device now.
-        self._step_counter += 1
-        bad = ~torch.isfinite(values[0])
-        self._bad_step = torch.where(bad & (self._bad_step < 0), self._step_counter, self._bad_step)
+        # One small copy a step; the report, which reads the device anyway, finds the first bad step.
+        self._loss_trace[self._acc_steps] = values[0]
         self._acc_steps += 1
         self._epoch_steps += 1
 
@@ -343,6 +341,8 @@ class Trainer:
 
     def _report_due(self, now: float, last_report: float) -> bool:
         every = self.spec.train.report_every_steps
+        if self._acc_steps >= LOSS_TRACE_STEPS:
+            return True  # the loss trace is full
         if every > 0:
             return self._acc_steps >= every
         return now - last_report >= self.spec.train.report_interval_s
@@ -360,7 +360,8 @@ class Trainer:
         return f"loss became NaN or infinite at step {step}; {hint}"
 
     def _check_finite(self) -> tuple[str | None, str]:
-        bad = int(self._bad_step)
+        bad_steps = (~torch.isfinite(self._loss_trace[:self._acc_steps])).nonzero()
+        bad = int(bad_steps[0, 0]) if len(bad_steps) else -1  # 0-based within this interval
         # A sum per parameter is a fast reduction, and NaN or inf in any element makes it non-finite;
         # isfinite().all() per parameter cost ~2 ms a report here (a bool tensor per parameter).
         params_ok = bool(torch.stack([p.detach().sum() for p in self.model.parameters()]).sum().isfinite())
@@ -369,7 +370,7 @@ class Trainer:
             return None, ""
         self.model.load_state_dict(self._good_state)
         self._val_cache = None
-        step = self.step - self._acc_steps + bad if bad >= 0 else self.step
+        step = self.step - self._acc_steps + bad + 1 if bad >= 0 else self.step
         return "non_finite", self._nan_message(step) + "; the last good weights were restored"
 
     def _progress_report(self, kind: str) -> Report:
@@ -377,6 +378,8 @@ class Trainer:
         if self._acc_steps:
             stop_reason, message = self._check_finite()
         n = max(self._acc_steps, 1)
+        if self._acc_steps:
+            self._epoch_acc += self._acc
         if kind == EPOCH and self._epoch_steps:
             epoch_sums = self._epoch_acc.cpu().tolist()
             losses = {t: v / self._epoch_steps for t, v in zip(self.terms, epoch_sums)}
@@ -429,8 +432,6 @@ class Trainer:
         self._acc_steps = self._acc_samples = 0
         self._acc_seconds = 0.0
         self._want_grad_norm = True
-        self._bad_step.fill_(-1)
-        self._step_counter.zero_()
 
     @torch.no_grad()
     def _fill_snapshot(self, report: Report) -> None:
