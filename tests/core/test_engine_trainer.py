@@ -286,6 +286,25 @@ def test_a_live_learning_rate_that_diverges_stops_with_non_finite(digits):
     assert "1e+09" in trainer.result.message
 
 
+@pytest.mark.parametrize("bad_step", [1, 5, 12])
+def test_the_message_names_the_first_step_whose_loss_was_not_finite(digits, bad_step):
+    # Reports every 7 steps: the first non-finite step is found inside the interval, not at its end.
+    trainer = Trainer(make_spec(epochs=3, every=7), digits)
+    step_once = trainer.train_step
+    calls = []
+
+    def step(x):
+        calls.append(1)
+        if len(calls) == bad_step:
+            x = x * float("nan")  # this step's loss (and, through the update, every later one) is NaN
+        step_once(x)
+
+    trainer.train_step = step
+    reports = list(trainer.run())
+    _assert_non_finite_stop(trainer, reports)
+    assert f"at step {bad_step};" in trainer.result.message
+
+
 def test_a_paused_report_that_finds_non_finite_values_ends_the_run(digits):
     # The user pauses while the loss has just blown up. The 'paused' report runs the NaN check, restores
     # the last good weights and says stop_reason 'non_finite' -- but run() ignored that for paused reports:
