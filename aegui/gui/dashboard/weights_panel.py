@@ -20,6 +20,7 @@ from ...core.reports import Report
 from ..widgets.image_grid import mosaic, to_display
 from .plots import CAUTION, NOTE, fixed_label
 
+WAITING_TEXT = "The first layer's filters and the decoder's output bias appear here once training starts."
 NO_BIAS_TEXT = ("No output bias: biases are off, so nothing in this model holds the data's mean; "
                 "the decoder must build it from the code.")
 
@@ -68,7 +69,7 @@ class WeightsPanel(QWidget):
         self.filter_view.addItem(self.filter_image)
         self.bias_view.addItem(self.bias_image)
         self._lut = diverging_lut()
-        self.caption = fixed_label(look=NOTE)
+        self.caption = fixed_label(lines=2, look=NOTE)
         self.caption.setObjectName("weightsCaption")
         self.bias_note = fixed_label(lines=2, look=CAUTION)
         self.bias_note.setObjectName("biasNote")
@@ -83,7 +84,7 @@ class WeightsPanel(QWidget):
     def clear(self) -> None:
         self._filter_shape = self._bias_shape = None
         self.has_bias: bool | None = None
-        self.caption.setText("")
+        self.caption.setText(WAITING_TEXT)
         self.bias_note.setText("")
 
     def draw(self, report: Report) -> None:
@@ -114,7 +115,7 @@ class WeightsPanel(QWidget):
             self._filter_shape = image.shape
             self.filter_view.setAspectLocked(filters.ndim == 4)
             self.filter_view.autoRange(padding=0.01)
-            self.caption.setText(f"first layer: {kind} · right: output bias")
+            self.caption.setText(f"first layer: {kind} · right: output bias, which learns the data's mean")
 
     def _draw_bias(self, bias: np.ndarray) -> None:
         if bias.ndim == 3:  # (C, H, W): the image the decoder starts from, min-max scaled
