@@ -148,6 +148,15 @@ def test_live_changes_are_marked_on_the_loss_plot(dashboard, qapp):
     assert "lr 0.005" in markers[0].label.format
     dashboard.loss.x_combo.setCurrentText("steps")
     assert markers[0].value() == pytest.approx(10)
+    # The next run reuses the marker line: it must show the new change, not the old one's text.
+    dashboard.clear()
+    feed(dashboard, [simple(2)])
+    draw(dashboard, qapp)  # no change yet in this run: the old line is hidden
+    assert not markers[0].isVisible()
+    feed(dashboard, [simple(5), simple(10, live_changes={"beta": 3.0}), simple(15)])
+    draw(dashboard, qapp)
+    assert markers[0].isVisible() and "β 3" in markers[0].label.toPlainText()
+    assert "lr" not in markers[0].label.toPlainText()
 
 
 def test_panels_that_do_not_apply_collapse_and_say_why(dashboard, qapp):

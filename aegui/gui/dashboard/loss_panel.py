@@ -281,10 +281,12 @@ class LossPanel(QWidget):
             self.plot.addItem(line)
             self._markers.append(line)
         for line, change in zip(self._markers, changes):
+            # Visible first: pyqtgraph's label ignores a new text while its line is hidden, so a
+            # line reused from an earlier run would keep that run's text.
+            line.setVisible(True)
+            line.setValue(change.step if steps else change.epoch)
             line.label.setFormat(change.text)
             line.setToolTip(f"changed while training: {change.text} at step {change.step}")
-            line.setValue(change.step if steps else change.epoch)
-            line.setVisible(True)
         for line in self._markers[len(changes):]:
             line.setVisible(False)
 
