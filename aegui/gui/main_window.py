@@ -1,6 +1,7 @@
 """The main window: panels as docks and tabs, menus, toolbar, status bar, settings."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt
@@ -107,10 +108,16 @@ class MainWindow(QMainWindow):
         self.pause_action = self._action("&Pause", "Ctrl+P", "Pause or resume training", self.toggle_pause, "pauseAction")
         self.stop_action = self._action("S&top", "Ctrl+.", "Stop training (the weights so far are kept)",
                                         self.stop, "stopAction")
-        self.undo_action = self.state.undo_stack.createUndoAction(self, "&Undo")
-        self.undo_action.setShortcut(QKeySequence(K.Undo))
-        self.redo_action = self.state.undo_stack.createRedoAction(self, "&Redo")
-        self.redo_action.setShortcut(QKeySequence(K.Redo))
+        # Our own actions rather than QUndoStack's: those stay enabled while training, and an undo
+        # then would change the spec under a running model. Fixed texts keep the toolbar still;
+        # the tooltip says what would be undone.
+        self.undo_action = self._action("&Undo", K.Undo, "Undo the last model edit", self.undo, "undoAction")
+        self.redo_action = self._action("&Redo", K.Redo, "Redo the last undone edit", self.redo, "redoAction")
+        stack = self.state.undo_stack
+        for signal in (stack.canUndoChanged, stack.canRedoChanged, stack.undoTextChanged, stack.redoTextChanged,
+                       self.state.lockedChanged):
+            signal.connect(self._update_undo_actions)
+        self._update_undo_actions()
 
     def _make_menus_and_toolbar(self) -> None:
         bar = self.menuBar()
@@ -152,11 +159,9 @@ class MainWindow(QMainWindow):
 
     def _make_status_bar(self) -> None:
         status = self.statusBar()
-        try:
-            device = str(resolve_device(self.state.spec.train.device))
-        except ValueError:
-            device = "cpu"
-        self.device_label = QLabel(f"device: {device}")
+        self.device_label = QLabel()
+        self.device_label.setObjectName("deviceLabel")
+        self._update_device_label()
         self.state_label = QLabel("idle")
         self.state_label.setObjectName("stateLabel")
         self.step_label = QLabel("step 0")
@@ -164,6 +169,16 @@ class MainWindow(QMainWindow):
         self.step_label.setMinimumWidth(110)  # growing digits must not re-lay out the status bar
         for w in (self.device_label, self.state_label, self.step_label):
             status.addPermanentWidget(w)
+
+    def _update_device_label(self) -> None:
+        """The device the next run will use (the spec's choice, resolved on this machine)."""
+        asked = self.state.spec.train.device
+        try:
+            text = f"device: {resolve_device(asked)}"
+        except ValueError:
+            text = f"device: {asked} (not available)"
+        if text != self.device_label.text():
+            self.device_label.setText(text)
 
     def _connect(self) -> None:
         c = self.controller
@@ -176,6 +191,7 @@ class MainWindow(QMainWindow):
         c.weightsReady.connect(self.canvas.set_weights)
         self.builder.liveValueChanged.connect(self._on_live_value)
         self.state.specChanged.connect(lambda _: self._update_actions())
+        self.state.specChanged.connect(lambda _: self._update_device_label())
         self.state.datasetChanged.connect(lambda _: self._update_actions())
 
     # --- settings ------------------------------------------------------------------------------------
@@ -202,11 +218,19 @@ class MainWindow(QMainWindow):
         """Why training cannot start now, or '' when it can."""
         if self.state.dataset is None:
             return "load a dataset first"
+        spec, dataset = self.state.spec, self.state.dataset
+        if (spec.input.kind, tuple(spec.input.shape)) != (dataset.kind, dataset.sample_shape):
+            return (f"the model takes {spec.input.kind} input {list(spec.input.shape)} but {dataset.name} holds "
+                    f"{dataset.kind} samples {list(dataset.sample_shape)}; load its data or press New")
         issues = self.state.issues
         if issues:
             path, message = issues[0]
             more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
             return f"fix the model first: {path}: {message}{more}"
+        try:
+            resolve_device(spec.train.device)
+        except ValueError as exc:  # e.g. cuda asked for on a machine without a GPU
+            return str(exc)
         return ""
 
     def train(self) -> None:
@@ -224,6 +248,28 @@ class MainWindow(QMainWindow):
             self.tabs.setCurrentWidget(self.dashboard)
         else:
             self.state.set_locked(False)
+
+    def undo(self) -> None:
+        if not self.state.locked:
+            self.state.undo_stack.undo()
+
+    def redo(self) -> None:
+        if not self.state.locked:
+            self.state.undo_stack.redo()
+
+    def _update_undo_actions(self, *_) -> None:
+        stack, locked = self.state.undo_stack, self.state.locked
+        try:
+            states = ((self.undo_action, stack.canUndo(), stack.undoText(), "Undo"),
+                      (self.redo_action, stack.canRedo(), stack.redoText(), "Redo"))
+        except RuntimeError:  # the stack announces its own destruction as the window goes away
+            return
+        for action, can, what, verb in states:
+            action.setEnabled(can and not locked)
+            tip = ("The model is read-only while training" if locked and can
+                   else f"{verb} {what}" if can else f"Nothing to {verb.lower()}")
+            action.setToolTip(tip)
+            action.setStatusTip(tip)
 
     def toggle_pause(self) -> None:
         if self.controller.state == RUNNING:
@@ -317,9 +363,13 @@ class MainWindow(QMainWindow):
                 self.show_error("Training stopped", report.message)
 
     def _on_failed(self, message: str) -> None:
-        # A refused second start fails too, while the first run goes on: keep its lock.
+        # A refused second start fails too, while the first run goes on: keep its lock and its record.
         if not self.controller.is_active:
             self.state.set_locked(False)
+            if self._run is not None and self._run.stop_reason is None:
+                self._run.stop_reason = "failed"
+                self._run.seconds = time.time() - self._run.started
+                self.state.runs_changed()
         if not self._closing:
             self.show_error("Training failed", message)
 
@@ -333,7 +383,8 @@ class MainWindow(QMainWindow):
         except ValueError as exc:
             self.statusBar().showMessage(str(exc), 5000)
             return
-        self.statusBar().showMessage(f"{name} set to {value:g}; applies at the next step", 4000)
+        words = {"lr": "Learning rate", "beta": "β", "noise_level": "Noise level", "sparsity_weight": "Sparsity weight"}
+        self.statusBar().showMessage(f"{words.get(name, name)} set to {value:g}; applies at the next step", 4000)
 
     def _update_actions(self) -> None:
         state = self.controller.state

@@ -257,6 +257,8 @@ def test_worker_exception_shows_an_error_and_the_app_recovers(qtbot, window, mon
     qtbot.waitUntil(lambda: len(error_dialogs(window)) == 1, timeout=5000)
     box = error_dialogs(window)[0]
     assert "boom" in box.text() and box.windowTitle() == "Training failed"
+    run = window.state.runs[-1]
+    assert run.stop_reason == "failed"  # the run list must not say "running" for ever
     assert controller.state == "idle" and not window.state.locked
     assert window.train_action.isEnabled()
     qtbot.waitUntil(lambda: aegui_threads() == [], timeout=5000)
@@ -323,3 +325,61 @@ def test_after_a_live_change_the_lr_editor_agrees_with_the_spec(qtbot, window):
     qtbot.waitUntil(lambda: any(r.lr == pytest.approx(0.005) for r in reports.since(n)), timeout=REPORT_TIMEOUT_MS)
     stop_and_wait(qtbot, window)
     assert lr_box.value() == pytest.approx(window.state.spec.train.lr), (lr_box.value(), window.state.spec.train.lr)
+
+
+# --- while a run trains, the model and its data stay as they were ---------------------------------------------
+def test_undo_and_redo_are_off_while_training(qtbot, window):
+    reports = Recorder(window.controller.report)
+    start_long_run(qtbot, window, reports)  # set_epochs pushed an undoable edit
+    try:
+        epochs = window.state.spec.train.epochs
+        assert window.state.undo_stack.canUndo()
+        assert not window.undo_action.isEnabled()
+        assert "read-only while training" in window.undo_action.toolTip()
+        window.undo()  # the shortcut's slot, called directly
+        assert window.state.spec.train.epochs == epochs
+    finally:
+        stop_and_wait(qtbot, window)
+    assert window.undo_action.isEnabled()
+
+
+def test_the_dataset_cannot_change_while_training(qtbot, window):
+    panel = window.data_panel
+    reports = Recorder(window.controller.report)
+    start_long_run(qtbot, window, reports)
+    try:
+        assert not panel.builtin_combo.isEnabled() and not panel.file_button.isEnabled()
+        assert not panel.acceptDrops()
+        with qtbot.waitSignal(panel.loadFinished, timeout=5000) as finished:
+            panel.load("signals")
+        assert finished.args == [False]
+        assert window.state.dataset.name == "mnist5k"
+    finally:
+        stop_and_wait(qtbot, window)
+    assert panel.builtin_combo.isEnabled() and panel.acceptDrops()
+
+
+def test_only_the_live_values_the_model_uses_stay_editable(qtbot, window):
+    assert window.state.spec.name == "ae"  # no KL term, no noise, no sparsity penalty
+    reports = Recorder(window.controller.report)
+    start_long_run(qtbot, window, reports)
+    try:
+        assert bound_editor(window, "train.lr").isEnabled()
+        for path in ("objective.variational.beta", "objective.noise.level", "objective.sparsity.weight"):
+            assert not bound_editor(window, path).isEnabled(), path
+        assert "learning rate can still be changed" in window.builder.locked_banner.text()
+    finally:
+        stop_and_wait(qtbot, window)
+
+
+def test_an_unavailable_device_disables_train_with_the_reason(qtbot, window):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    spec = window.state.spec
+    spec.train.device = "cuda"
+    window.state.edit_spec(spec, "ask for a GPU")
+    assert not window.train_action.isEnabled()
+    assert "no CUDA GPU" in window.train_action.toolTip()
+    assert "not available" in window.device_label.text()

@@ -77,6 +77,7 @@ class ModelBuilder(QWidget):
         self.setObjectName("modelBuilder")
         self.state = state
         self._bound: dict[str, QWidget] = {}
+        self._labels: dict[str, str] = {}  # spec path -> the words its editor is labelled with
         self._loading = False
         self._summary_timer = QTimer(self, singleShot=True, interval=120)
         self._summary_timer.timeout.connect(self._refresh_summary)
@@ -149,6 +150,8 @@ class ModelBuilder(QWidget):
     def _bind(self, path: str, widget: QWidget, form: QFormLayout | None = None, label: str = "",
               tip: str = "") -> QWidget:
         self._bound[path] = widget
+        words = label or path.rsplit(".", 1)[-1].replace("_", " ")
+        self._labels[path] = words[:1].lower() + words[1:]  # for "set learning rate", "undo set β"
         widget.setProperty("specPath", path)
         if tip:
             widget.setToolTip(tip)
@@ -304,11 +307,16 @@ class ModelBuilder(QWidget):
     def _on_locked(self, locked: bool) -> None:
         if not locked:
             self._keep_live_values()
+        live = live_paths_in_use(self.state.spec)
+        names = [self._labels[p] for p in LIVE_PATHS if p in live]
+        can = " and ".join(names)
+        self.locked_banner.setText(f"Training is running: the model is read-only. The {can} can still be "
+                                   f"changed and apply at the next step.")
         self.locked_banner.setVisible(locked)
         self.preset_combo.setEnabled(not locked)
         self.layer_table.setEnabled(not locked)
         for path, widget in self._bound.items():
-            widget.setEnabled(not locked or path in LIVE_PATHS)
+            widget.setEnabled(not locked or path in live)
 
     def _keep_live_values(self) -> None:
         """Values changed live during the run become the spec's, so the editors, the saved
@@ -319,9 +327,9 @@ class ModelBuilder(QWidget):
             value = self._bound[path].value()
             if abs(value - _get(spec, path)) > 1e-12:
                 _set(spec, path, round(value, 8))
-                changed.append(path.rsplit(".", 1)[-1])
+                changed.append(self._labels[path])
         if changed:
-            self.state.edit_spec(spec, f"keep live {', '.join(changed)}")
+            self.state.edit_spec(spec, f"keep the live {', '.join(changed)}")
 
     # --- widgets -> state ------------------------------------------------------------------------
     def _on_field(self, path: str, value) -> None:
@@ -337,7 +345,7 @@ class ModelBuilder(QWidget):
         _set(spec, path, value)
         if path == "family":
             retarget_family_layers(spec)
-        self.state.edit_spec(spec, f"set {path}")
+        self.state.edit_spec(spec, f"set {self._labels.get(path, path)}")
 
     def _on_layers(self, layers: list[LayerSpec]) -> None:
         if self._loading or self.state.locked:
@@ -354,6 +362,20 @@ class ModelBuilder(QWidget):
         unit_range = dataset.in_unit_range if dataset is not None else None
         spec = blank_spec(kind, shape) if name == BLANK else get_preset(name)
         self.state.edit_spec(fit_to_input(spec, kind, shape, unit_range), f"preset {name}")
+
+
+def live_paths_in_use(spec: AutoencoderSpec) -> set[str]:
+    """The live-tunable fields this model's objective reads: only these stay editable while it trains
+    (a β for a model with no KL term would be accepted, marked on the plot, and change nothing)."""
+    o = spec.objective
+    used = {"train.lr"}
+    if spec.is_variational:
+        used.add("objective.variational.beta")
+    if o.noise.kind != "none":
+        used.add("objective.noise.level")
+    if o.sparsity.kind != "none":
+        used.add("objective.sparsity.weight")
+    return used
 
 
 def retarget_family_layers(spec: AutoencoderSpec) -> None:

@@ -92,7 +92,7 @@ class DataPanel(QWidget):
         self.previews = QStackedWidget()
         self.previews.addWidget(self.preview)
         self.previews.addWidget(self.trace_preview)
-        hint = QLabel("Drop a file or folder here to import it.")
+        self.hint = hint = QLabel("Drop a file or folder here to import it.")
         hint.setStyleSheet("color:gray;")
 
         row = QHBoxLayout()
@@ -112,6 +112,7 @@ class DataPanel(QWidget):
         layout.addWidget(self.stats_label)
         layout.addWidget(self.previews, 1)
         state.datasetChanged.connect(self._show)
+        state.lockedChanged.connect(self._on_locked)
         if state.dataset is not None:
             self._show(state.dataset)
 
@@ -119,9 +120,21 @@ class DataPanel(QWidget):
     def load(self, name_or_path: str) -> None:
         """Load a built-in set or a path in the background. ``loadFinished(ok)`` follows; on failure
         the engine's message shows in place and the current dataset stays loaded."""
+        if self.state.locked:
+            self.show_error(f"{name_or_path}: cannot be loaded while training runs; stop the run first")
+            self.loadFinished.emit(False)
+            return
         limit = self.limit_spin.value() or None
         self.loading_label.setText(f"Loading {Path(str(name_or_path)).name or name_or_path}…")
         self.loader.load(str(name_or_path), limit)
+
+    def _on_locked(self, locked: bool) -> None:
+        """The run trains on the dataset it started with: no other may be loaded until it ends."""
+        for widget in (self.builtin_combo, self.limit_spin, self.file_button, self.folder_button):
+            widget.setEnabled(not locked)
+        self.setAcceptDrops(not locked)
+        self.hint.setText("Training is running: the dataset is fixed until it ends." if locked
+                          else "Drop a file or folder here to import it.")
 
     def shutdown(self) -> None:
         """The window is closing: cancel any load and join its thread."""
