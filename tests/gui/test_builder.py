@@ -193,3 +193,28 @@ def test_close_right_after_an_edit_leaves_no_timer_running(qtbot, window):
     finally:
         for t in running:
             t.stop()
+
+
+def test_unticking_mirror_gives_an_editable_explicit_decoder(qtbot, window):
+    builder = window.builder
+    assert builder.decoder_box.isHidden()
+    params_before = window.builder.param_label.text()
+    mirror = next(w for p, w in builder._bound.items() if p == "decoder.mirror")
+    mirror.setChecked(False)
+    spec = window.state.spec
+    assert not spec.decoder.mirror
+    assert [layer.units for layer in spec.decoder.layers] == [layer.units for layer in spec.encoder.layers][::-1]
+    assert not builder.decoder_box.isHidden()
+    wait_summary(qtbot, window)
+    assert window.builder.param_label.text() == params_before  # the same network, now explicit
+    # Edit the decoder's first layer through its table: the spec and the diagram follow.
+    width = builder.decoder_table.table.cellWidget(0, 0)
+    width.setValue(64)
+    assert window.state.spec.decoder.layers[0].units == 64
+    wait_summary(qtbot, window)
+    from aegui.gui.panels.model_summary import summarize
+
+    blocks = summarize(window.state.spec, window.state.issues).blocks
+    assert [width for _, width, role in blocks if role == "decoder"] == [64]
+    window.state.undo_stack.undo()
+    assert window.state.spec.decoder.layers[0].units == spec.decoder.layers[0].units

@@ -96,6 +96,8 @@ class ModelBuilder(QWidget):
 
         self.layer_table = LayerTable()
         self.layer_table.edited.connect(self._on_layers)
+        self.decoder_table = LayerTable(table_name="decoderLayerTable")
+        self.decoder_table.edited.connect(self._on_decoder_layers)
         self.diagram = ArchitectureDiagram()
         self.param_label = QLabel()
         self.param_label.setObjectName("paramCountLabel")
@@ -119,6 +121,9 @@ class ModelBuilder(QWidget):
         layers_box = QGroupBox("Encoder layers (the decoder mirrors them unless told otherwise)")
         QVBoxLayout(layers_box).addWidget(self.layer_table)
         column.addWidget(layers_box)
+        self.decoder_box = QGroupBox("Decoder layers, from the code to the output (the decoder does not mirror)")
+        QVBoxLayout(self.decoder_box).addWidget(self.decoder_table)
+        column.addWidget(self.decoder_box)
         self.attention_box = self._attention_box()
         self.capsule_box = self._capsule_box()
         column.addWidget(self.attention_box)
@@ -266,6 +271,7 @@ class ModelBuilder(QWidget):
                     widget.setValue(value)
                 widget.blockSignals(False)
             self.layer_table.set_layers(spec.encoder.layers, spec.family)
+            self.decoder_table.set_layers(spec.decoder.layers, spec.family)
             names = [self.preset_combo.itemText(i) for i in range(self.preset_combo.count())]
             self.preset_combo.setCurrentText(spec.name if spec.name in names else BLANK)
         finally:
@@ -273,6 +279,7 @@ class ModelBuilder(QWidget):
         shape = "x".join(map(str, spec.input.shape))
         self.input_label.setText(f"{spec.input.kind} {shape}")
         self.description.setText(spec.description)
+        self.decoder_box.setVisible(not spec.decoder.mirror and spec.family in ("mlp", "conv"))
         self.attention_box.setVisible(spec.family == "attention")
         self.capsule_box.setVisible(spec.family == "capsule")
         self._show_problems(self.state.issues)
@@ -282,7 +289,10 @@ class ModelBuilder(QWidget):
         for path, widget in self._bound.items():
             widget.setStyleSheet("")
         rows: dict[int, str] = {}
+        decoder_rows: dict[int, str] = {}
         for path, message in issues:
+            if path.startswith("decoder.layers["):
+                decoder_rows[int(path.split("[")[1].split("]")[0])] = f"{path}: {message}"
             if path in self._bound:
                 self._bound[path].setStyleSheet("border: 1px solid #d9534f;")
                 self._bound[path].setToolTip(message)
@@ -290,6 +300,7 @@ class ModelBuilder(QWidget):
                 row = int(path.split("[")[1].split("]")[0])
                 rows[row] = f"{path}: {message}"
         self.layer_table.mark_problems(rows)
+        self.decoder_table.mark_problems(decoder_rows)
         self.problems_label.setText("\n".join(f"• {p}: {m}" if p else f"• {m}" for p, m in issues))
         self.problems_label.setVisible(bool(issues))
 
@@ -315,6 +326,7 @@ class ModelBuilder(QWidget):
         self.locked_banner.setVisible(locked)
         self.preset_combo.setEnabled(not locked)
         self.layer_table.setEnabled(not locked)
+        self.decoder_table.setEnabled(not locked)
         for path, widget in self._bound.items():
             widget.setEnabled(not locked or path in live)
 
@@ -345,6 +357,10 @@ class ModelBuilder(QWidget):
         _set(spec, path, value)
         if path == "family":
             retarget_family_layers(spec)
+        if path == "decoder.mirror" and not value and not spec.decoder.layers:
+            # Start the explicit decoder from the mirror's layers: a working decoder to edit (the same
+            # network for mlp; for conv one more block, as an explicit decoder ends in a stride-1 conv).
+            spec.decoder.layers = mirrored_decoder_layers(spec)
         self.state.edit_spec(spec, f"set {self._labels.get(path, path)}")
 
     def _on_layers(self, layers: list[LayerSpec]) -> None:
@@ -354,6 +370,13 @@ class ModelBuilder(QWidget):
         spec.encoder.layers = layers
         self.state.edit_spec(spec, "edit encoder layers")
 
+    def _on_decoder_layers(self, layers: list[LayerSpec]) -> None:
+        if self._loading or self.state.locked:
+            return
+        spec = self.state.spec
+        spec.decoder.layers = layers
+        self.state.edit_spec(spec, "edit decoder layers")
+
     def _on_preset(self, index: int) -> None:
         name = self.preset_combo.itemText(index)
         current = self.state.spec
@@ -362,6 +385,22 @@ class ModelBuilder(QWidget):
         unit_range = dataset.in_unit_range if dataset is not None else None
         spec = blank_spec(kind, shape) if name == BLANK else get_preset(name)
         self.state.edit_spec(fit_to_input(spec, kind, shape, unit_range), f"preset {name}")
+
+
+def mirrored_decoder_layers(spec: AutoencoderSpec) -> list[LayerSpec]:
+    """Explicit decoder layers like the mirrored decoder (mlp: the same; conv: each encoder layer undone)."""
+    enc = spec.encoder.layers
+    if spec.family == "mlp":
+        return [LayerSpec(**vars(layer)) for layer in reversed(enc)]
+    if spec.family == "conv":
+        # Block k undoes encoder layer k: it upsamples by that layer's stride to the channels before it.
+        out = []
+        for k in range(len(enc) - 1, -1, -1):
+            layer = LayerSpec(**vars(enc[k]))
+            layer.channels = enc[k - 1].channels if k > 0 else enc[0].channels
+            out.append(layer)
+        return out
+    return []
 
 
 def live_paths_in_use(spec: AutoencoderSpec) -> set[str]:

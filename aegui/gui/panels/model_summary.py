@@ -29,9 +29,9 @@ def _blocks(spec: AutoencoderSpec) -> list[tuple[str, int, str]]:
         width = layer.channels if spec.family in ("conv", "capsule") else layer.units
         enc.append((str(width or "?"), width or 1, "encoder"))
     code = (f"z {spec.code_dim}", spec.code_dim, "code")
-    if spec.decoder.mirror or not spec.decoder.layers:
+    if spec.decoder.mirror or spec.family == "attention":  # attention builds its decoder from its own settings
         dec = [(label, width, "decoder") for label, width, _ in reversed(enc)]
-    else:
+    else:  # the explicit layers, none at all meaning the code maps straight to the output
         dec = [(str(layer.units or layer.channels), (layer.units or layer.channels or 1), "decoder")
                for layer in spec.decoder.layers]
     if spec.family == "capsule":

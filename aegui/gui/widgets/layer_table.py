@@ -27,10 +27,10 @@ class LayerTable(QWidget):
 
     edited = Signal(list)
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, parent: QWidget | None = None, table_name: str = "layerTable"):
         super().__init__(parent)
         self.table = QTableWidget(0, len(COLUMNS), self)
-        self.table.setObjectName("layerTable")
+        self.table.setObjectName(table_name)
         self.table.setHorizontalHeaderLabels(COLUMNS)
         for i, tip in enumerate(TOOLTIPS):
             self.table.horizontalHeaderItem(i).setToolTip(tip)
@@ -39,9 +39,10 @@ class LayerTable(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().setDefaultSectionSize(28)
         self.add_button = QPushButton("Add layer")
-        self.add_button.setObjectName("addLayerButton")
+        prefix = "" if table_name == "layerTable" else table_name.removesuffix("LayerTable")  # "decoder"
+        self.add_button.setObjectName(f"{prefix}AddLayerButton" if prefix else "addLayerButton")
         self.remove_button = QPushButton("Remove")
-        self.remove_button.setObjectName("removeLayerButton")
+        self.remove_button.setObjectName(f"{prefix}RemoveLayerButton" if prefix else "removeLayerButton")
         self.up_button = QPushButton("Move up")
         self.down_button = QPushButton("Move down")
         self.add_button.setToolTip("Add a layer after the selected one (or at the end)")
