@@ -41,7 +41,7 @@ def test_latent_dim_edit_updates_spec_param_count_and_shapes(qtbot, window):
     wait_summary(qtbot, window)
     assert window.state.spec.latent.dim == 32
     assert expected_headline_count(window.state.spec) in label.text()
-    assert "head.mu: 32" in shapes(window)
+    assert "code · Linear: 32" in shapes(window)
     before = label.text()
 
     find_one(window, QSpinBox, "latentDimSpin").setValue(16)
@@ -49,7 +49,7 @@ def test_latent_dim_edit_updates_spec_param_count_and_shapes(qtbot, window):
     assert window.state.spec.latent.dim == 16
     qtbot.waitUntil(lambda: label.text() != before, timeout=SUMMARY_TIMEOUT_MS)
     assert expected_headline_count(window.state.spec) in label.text()
-    qtbot.waitUntil(lambda: "head.mu: 16" in shapes(window), timeout=SUMMARY_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: "code · Linear: 16" in shapes(window), timeout=SUMMARY_TIMEOUT_MS)
     assert window.builder.diagram.blocks()[2] == ("z 16", 16)  # in, 256, code, ...
 
     window.state.undo_stack.undo()
@@ -88,7 +88,7 @@ def test_layer_table_width_edit_reaches_the_spec(qtbot, window):
     table = find_one(window, QTableWidget, "layerTable")
     table.cellWidget(0, 0).setValue(100)
     assert window.state.spec.encoder.layers[0].units == 100
-    qtbot.waitUntil(lambda: "encoder_blocks.0.linear: 100" in shapes(window), timeout=SUMMARY_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: "encoder 1 · Linear: 100" in shapes(window), timeout=SUMMARY_TIMEOUT_MS)
     wait_summary(qtbot, window)
 
 

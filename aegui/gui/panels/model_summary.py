@@ -40,6 +40,27 @@ def _blocks(spec: AutoencoderSpec) -> list[tuple[str, int, str]]:
     return [(f"in {shape}", inp, "input"), *enc, code, *dec, (f"out {shape}", inp, "output")]
 
 
+# Where a module sits, in the builder's words, by the first part of its name in the model.
+PLACES = {"encoder_blocks": "encoder", "encoder": "encoder", "features": "encoder", "blocks": "encoder block",
+          "decoder_blocks": "decoder", "decoder": "decoder", "expand": "decoder input", "head": "code",
+          "output": "output", "embed": "token embedding", "primary": "primary capsules", "pool_norm": "pooling",
+          "to_memory": "decoder memory", "out_norm": "output"}
+HEAD_PARTS = {"mu": "mean", "logvar": "log-variance", "activation": "activation", "linear": "linear"}
+
+
+def readable_layer(name: str, module, variational: bool = True) -> str:
+    """'encoder_blocks.0.linear' as 'encoder 1 · Linear': the shapes list speaks the builder's words."""
+    parts = name.split(".")
+    place = PLACES.get(parts[0], parts[0].replace("_", " "))
+    if len(parts) > 1 and parts[1].isdigit() and parts[0] != "expand":
+        place = f"{place} {int(parts[1]) + 1}"
+    if parts[0] == "head" and len(parts) > 1:
+        part = HEAD_PARTS.get(parts[1], parts[1])
+        place = "code" if part == "mean" and not variational else f"code {part}"  # a plain code has no mean
+    kind = type(module).__name__ if module is not None else parts[-1]
+    return f"{place} · {kind}"
+
+
 def summarize(spec: AutoencoderSpec, issues: list[tuple[str, str]]) -> ModelSummary:
     if issues:
         n = len(issues)
@@ -47,7 +68,9 @@ def summarize(spec: AutoencoderSpec, issues: list[tuple[str, str]]) -> ModelSumm
                             blocks=_blocks(spec))
     try:
         model = build_model(spec)
-        shapes = [(name, "x".join(map(str, shape))) for name, shape in layer_shapes(model)]
+        modules = dict(model.named_modules())
+        shapes = [(readable_layer(name, modules.get(name), spec.is_variational), "x".join(map(str, shape)))
+                  for name, shape in layer_shapes(model)]
         params = count_parameters(model)
     except Exception as exc:  # a spec validation let through; show it rather than crash the builder
         return ModelSummary(headline=f"cannot build this model: {exc}", blocks=_blocks(spec))
