@@ -218,3 +218,36 @@ def test_unticking_mirror_gives_an_editable_explicit_decoder(qtbot, window):
     assert [width for _, width, role in blocks if role == "decoder"] == [64]
     window.state.undo_stack.undo()
     assert window.state.spec.decoder.layers[0].units == spec.decoder.layers[0].units
+
+
+def test_fields_the_model_does_not_use_are_greyed_out(qtbot, window):
+    from gui_helpers import bound_editor
+
+    assert window.state.spec.objective.sparsity.kind == "none"
+    target = bound_editor(window, "objective.sparsity.target")
+    noise_level = bound_editor(window, "objective.noise.level")
+    assert not target.isEnabled() and not noise_level.isEnabled()
+    bound_editor(window, "objective.sparsity.kind").setCurrentText("kl")
+    assert target.isEnabled()
+    bound_editor(window, "objective.sparsity.kind").setCurrentText("l1")
+    assert not target.isEnabled()  # rho is for KL only
+    assert bound_editor(window, "objective.sparsity.weight").isEnabled()
+
+
+def test_capsule_count_keeps_the_code_size_in_step(qtbot, window):
+    choose_preset(window, "capsule")
+    from gui_helpers import bound_editor
+
+    bound_editor(window, "capsule.num_capsules").setValue(6)
+    spec = window.state.spec
+    assert spec.latent.dim == 6 * spec.capsule.capsule_dim
+    assert window.state.issues == []
+    units = window.builder.capsule_units
+    units.setText("128, 256, 384")
+    units.editingFinished.emit()
+    assert window.state.spec.capsule.decoder_units == (128, 256, 384)
+    units.setText("lots")
+    units.editingFinished.emit()
+    assert "not a list of whole numbers" in window.builder.problems_label.text()
+    assert window.state.spec.capsule.decoder_units == (128, 256, 384)
+    wait_summary(qtbot, window)

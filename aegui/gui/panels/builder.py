@@ -11,13 +11,13 @@ from functools import reduce
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QListWidget, QScrollArea,
-    QSpinBox, QVBoxLayout, QWidget,
+    QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListWidget,
+    QScrollArea, QSpinBox, QVBoxLayout, QWidget,
 )
 
 from ...core.presets import describe_presets, fit_to_input, get_preset
 from ...core.spec import (
-    ACTIVATIONS, FAMILIES, LIKELIHOODS, LR_SCHEDULES, NOISE_KINDS, OPTIMIZERS, POOLS, PRIORS, SPARSITY_KINDS,
+    ACTIVATIONS, DECAY_KINDS, FAMILIES, LIKELIHOODS, LR_SCHEDULES, NOISE_KINDS, OPTIMIZERS, POOLS, PRIORS, SPARSITY_KINDS,
     AutoencoderSpec, LayerSpec,
 )
 from ..widgets.diagram import ArchitectureDiagram
@@ -184,6 +184,7 @@ class ModelBuilder(QWidget):
         self._bind("latent.activation", _combo(ACTIVATIONS), form, "Code activation",
                    "sigmoid for KL sparsity; linear for a VAE")
         self._bind("latent.bias", QCheckBox(), form, "Code bias")
+        self._bind("latent.bias_init", _dspin(-10, 10, 0.1), form, "Code bias init")
         self._bind("likelihood", _combo(LIKELIHOODS), form, "Output likelihood",
                    "bernoulli: BCE for 0-1 data such as images; gaussian: MSE for standardised tables and signals")
         self._bind("decoder.mirror", QCheckBox(), form, "Mirror the encoder")
@@ -214,6 +215,12 @@ class ModelBuilder(QWidget):
         self._bind("capsule.num_capsules", _spin(1, 64), form, "Latent capsules")
         self._bind("capsule.capsule_dim", _spin(1, 32), form, "Latent capsule size")
         self._bind("capsule.routing_iterations", _spin(1, 10), form, "Routing iterations")
+        self.capsule_units = QLineEdit()
+        self.capsule_units.setObjectName("capsuleDecoderUnits")
+        self.capsule_units.setToolTip("Widths of the decoder's hidden layers, from the capsule poses to the "
+                                      "output, e.g. 256, 512")
+        self.capsule_units.editingFinished.connect(self._on_capsule_units)
+        form.addRow("Decoder widths", self.capsule_units)
         return box
 
     def _objective_box(self) -> QGroupBox:
@@ -235,6 +242,10 @@ class ModelBuilder(QWidget):
         self._bind("objective.adversarial.enabled", QCheckBox(), form, "Adversarial (AAE)")
         self._bind("objective.adversarial.prior", _combo(PRIORS), form, "AAE prior")
         self._bind("objective.adversarial.mixture_components", _spin(1, 64), form, "Mixture components")
+        self._bind("objective.adversarial.weight", _dspin(0, 100, 0.1), form, "Adversarial weight",
+                   "Weight of the encoder's 'fool the discriminator' term")
+        self._bind("objective.adversarial.hidden_units", _spin(1, 4096), form, "Discriminator width")
+        self._bind("objective.adversarial.disc_lr", _dspin(1e-6, 1, 1e-4, 6), form, "Discriminator learning rate")
         self._bind("objective.stacked.pretrain", QCheckBox(), form, "Greedy layer-wise pretraining")
         self._bind("objective.stacked.epochs_per_layer", _spin(1, 100), form, "Pretraining epochs per layer")
         return box
@@ -249,11 +260,17 @@ class ModelBuilder(QWidget):
         self._bind("train.optimizer", _combo(OPTIMIZERS), form, "Optimiser")
         self._bind("train.lr_schedule", _combo(LR_SCHEDULES), form, "LR schedule")
         self._bind("train.patience", _spin(0, 1000), form, "Early-stopping patience", "0 turns early stopping off")
+        self._bind("train.regularization.decay", _combo(DECAY_KINDS), form, "Weight decay kind",
+                   "l2: shrink weights in proportion; l1: push small weights to exactly zero")
         self._bind("train.regularization.weight_decay", _dspin(0, 1, 1e-4, 6), form, "Weight decay (weights)")
         self._bind("train.regularization.bias_decay", _dspin(0, 1, 1e-4, 6), form, "Weight decay (biases)")
         self._bind("train.regularization.grad_clip", _dspin(0, 1000, 0.5), form, "Gradient clip", "0 is off")
+        self._bind("train.val_fraction", _dspin(0, 0.9, 0.05, 2), form, "Validation fraction",
+                   "Share of the data held out to validate every epoch")
         self._bind("train.seed", _spin(0, 2**31 - 1), form, "Seed")
         self._bind("train.device", _combo(["auto", "cpu", "cuda", "mps"]), form, "Device")
+        self._bind("train.amp", QCheckBox(), form, "Mixed precision (CUDA)",
+                   "Faster training on a CUDA GPU with bfloat16 or float16; ignored elsewhere")
         return box
 
     # --- state -> widgets ---------------------------------------------------------------------
@@ -280,6 +297,8 @@ class ModelBuilder(QWidget):
         self.input_label.setText(f"{spec.input.kind} {shape}")
         self.description.setText(spec.description)
         self.decoder_box.setVisible(not spec.decoder.mirror and spec.family in ("mlp", "conv"))
+        self.capsule_units.setText(", ".join(map(str, spec.capsule.decoder_units)))
+        self._apply_enabled(spec)
         self.attention_box.setVisible(spec.family == "attention")
         self.capsule_box.setVisible(spec.family == "capsule")
         self._show_problems(self.state.issues)
@@ -318,7 +337,8 @@ class ModelBuilder(QWidget):
     def _on_locked(self, locked: bool) -> None:
         if not locked:
             self._keep_live_values()
-        live = live_paths_in_use(self.state.spec)
+        spec = self.state.spec
+        live = live_paths_in_use(spec)
         names = [self._labels[p] for p in LIVE_PATHS if p in live]
         can = " and ".join(names)
         self.locked_banner.setText(f"Training is running: the model is read-only. The {can} can still be "
@@ -327,8 +347,17 @@ class ModelBuilder(QWidget):
         self.preset_combo.setEnabled(not locked)
         self.layer_table.setEnabled(not locked)
         self.decoder_table.setEnabled(not locked)
+        self._apply_enabled(spec)
+
+    def _apply_enabled(self, spec: AutoencoderSpec) -> None:
+        """Editable: fields the model reads, and while training only the live values it uses."""
+        locked = self.state.locked
+        live = live_paths_in_use(spec)
+        # A field with a problem stays editable even when unused: it may be the way out (tied weights on).
+        unused = unused_paths(spec) - {path for path, _ in self.state.issues}
         for path, widget in self._bound.items():
-            widget.setEnabled(not locked or path in live)
+            widget.setEnabled(path in live if locked else path not in unused)
+        self.capsule_units.setEnabled(not locked)
 
     def _keep_live_values(self) -> None:
         """Values changed live during the run become the spec's, so the editors, the saved
@@ -357,6 +386,8 @@ class ModelBuilder(QWidget):
         _set(spec, path, value)
         if path == "family":
             retarget_family_layers(spec)
+        if path in ("capsule.num_capsules", "capsule.capsule_dim"):
+            spec.latent.dim = spec.capsule.num_capsules * spec.capsule.capsule_dim  # the code is the capsules
         if path == "decoder.mirror" and not value and not spec.decoder.layers:
             # Start the explicit decoder from the mirror's layers: a working decoder to edit (the same
             # network for mlp; for conv one more block, as an explicit decoder ends in a stride-1 conv).
@@ -369,6 +400,22 @@ class ModelBuilder(QWidget):
         spec = self.state.spec
         spec.encoder.layers = layers
         self.state.edit_spec(spec, "edit encoder layers")
+
+    def _on_capsule_units(self) -> None:
+        if self._loading or self.state.locked:
+            return
+        text = self.capsule_units.text()
+        try:
+            units = tuple(int(part) for part in text.replace(";", ",").split(",") if part.strip())
+        except ValueError:
+            self.problems_label.setText(f"• capsule.decoder_units: '{text}' is not a list of whole numbers "
+                                        f"such as 256, 512")
+            self.problems_label.setVisible(True)
+            return
+        spec = self.state.spec
+        spec.capsule.decoder_units = units
+        if not self.state.edit_spec(spec, "set capsule decoder widths"):
+            self._show_problems(self.state.issues)  # unchanged: clear a parse message left from before
 
     def _on_decoder_layers(self, layers: list[LayerSpec]) -> None:
         if self._loading or self.state.locked:
@@ -401,6 +448,37 @@ def mirrored_decoder_layers(spec: AutoencoderSpec) -> list[LayerSpec]:
             out.append(layer)
         return out
     return []
+
+
+def unused_paths(spec: AutoencoderSpec) -> set[str]:
+    """Fields this spec's other choices make irrelevant: greyed out so nobody tunes a value that does
+    nothing (a target rho for an L1 penalty, a noise level with no noise)."""
+    o, dec = spec.objective, spec.decoder
+    off: set[str] = set()
+    if o.sparsity.kind == "none":
+        off |= {"objective.sparsity.weight", "objective.sparsity.target", "objective.sparsity.layer"}
+    elif o.sparsity.kind == "l1":
+        off.add("objective.sparsity.target")
+    if o.noise.kind == "none":
+        off.add("objective.noise.level")
+    if not o.variational.enabled:
+        off |= {"objective.variational.beta", "objective.variational.warmup_epochs", "objective.variational.free_bits"}
+    if not o.adversarial.enabled:
+        off |= {"objective.adversarial.prior", "objective.adversarial.mixture_components",
+                "objective.adversarial.weight", "objective.adversarial.hidden_units", "objective.adversarial.disc_lr"}
+    elif o.adversarial.prior != "mixture":
+        off.add("objective.adversarial.mixture_components")
+    if not o.stacked.pretrain:
+        off.add("objective.stacked.epochs_per_layer")
+    if not spec.latent.bias:
+        off.add("latent.bias_init")
+    if not dec.output_bias:
+        off.add("decoder.output_bias_init")
+    if spec.family != "mlp" or not dec.mirror:
+        off.add("decoder.tied_weights")
+    if spec.family == "capsule":
+        off.add("latent.dim")  # num_capsules x capsule_dim sets it
+    return off
 
 
 def live_paths_in_use(spec: AutoencoderSpec) -> set[str]:
