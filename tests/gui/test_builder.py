@@ -251,3 +251,20 @@ def test_capsule_count_keeps_the_code_size_in_step(qtbot, window):
     assert "not a list of whole numbers" in window.builder.problems_label.text()
     assert window.state.spec.capsule.decoder_units == (128, 256, 384)
     wait_summary(qtbot, window)
+
+
+def test_a_problem_is_written_under_its_field_and_goes_when_fixed(qtbot, window):
+    builder = window.builder
+    message = builder._messages["objective.sparsity.kind"]
+    assert message.isHidden()
+    from gui_helpers import bound_editor
+
+    bound_editor(window, "objective.sparsity.kind").setCurrentText("kl")  # the ae code is linear, not sigmoid
+    assert not message.isHidden()
+    assert "KL sparsity needs sigmoid" in message.text()
+    assert "sparsity (objective.sparsity.kind): KL sparsity" in builder.problems_label.text()
+    assert not window.train_action.isEnabled()
+    bound_editor(window, "latent.activation").setCurrentText("sigmoid")
+    assert message.isHidden() and window.state.issues == []
+    assert bound_editor(window, "objective.sparsity.kind").toolTip().startswith("l1:")  # its own tooltip is back
+    wait_summary(qtbot, window)

@@ -78,6 +78,8 @@ class ModelBuilder(QWidget):
         self.state = state
         self._bound: dict[str, QWidget] = {}
         self._labels: dict[str, str] = {}  # spec path -> the words its editor is labelled with
+        self._tips: dict[str, str] = {}  # spec path -> its editor's own tooltip
+        self._messages: dict[str, QLabel] = {}  # spec path -> the problem line under its editor
         self._loading = False
         self._summary_timer = QTimer(self, singleShot=True, interval=120)
         self._summary_timer.timeout.connect(self._refresh_summary)
@@ -168,8 +170,21 @@ class ModelBuilder(QWidget):
             widget.currentTextChanged.connect(lambda value, p=path: self._on_field(p, value))
         elif isinstance(widget, QCheckBox):
             widget.toggled.connect(lambda value, p=path: self._on_field(p, value))
+        self._tips[path] = widget.toolTip()
         if form is not None:
-            form.addRow(label, widget)
+            # The field and, under it, its problem in words (hidden while there is none).
+            message = QLabel(wordWrap=True)
+            message.setObjectName("fieldProblem")
+            message.setStyleSheet("color:#d9534f;")
+            message.hide()
+            self._messages[path] = message
+            cell = QWidget()
+            stack = QVBoxLayout(cell)
+            stack.setContentsMargins(0, 0, 0, 0)
+            stack.setSpacing(1)
+            stack.addWidget(widget)
+            stack.addWidget(message)
+            form.addRow(label, cell)
         return widget
 
     def _architecture_box(self) -> QGroupBox:
@@ -305,8 +320,13 @@ class ModelBuilder(QWidget):
         self._summary_timer.start()
 
     def _show_problems(self, issues: list[tuple[str, str]]) -> None:
+        flagged = {path for path, _ in issues}
         for path, widget in self._bound.items():
-            widget.setStyleSheet("")
+            if path not in flagged:
+                widget.setStyleSheet("")
+                widget.setToolTip(self._tips.get(path, ""))
+                if path in self._messages:
+                    self._messages[path].hide()
         rows: dict[int, str] = {}
         decoder_rows: dict[int, str] = {}
         for path, message in issues:
@@ -315,12 +335,18 @@ class ModelBuilder(QWidget):
             if path in self._bound:
                 self._bound[path].setStyleSheet("border: 1px solid #d9534f;")
                 self._bound[path].setToolTip(message)
+                if path in self._messages:
+                    self._messages[path].setText(message)
+                    self._messages[path].show()
             if path.startswith("encoder.layers["):
                 row = int(path.split("[")[1].split("]")[0])
                 rows[row] = f"{path}: {message}"
         self.layer_table.mark_problems(rows)
         self.decoder_table.mark_problems(decoder_rows)
-        self.problems_label.setText("\n".join(f"• {p}: {m}" if p else f"• {m}" for p, m in issues))
+        # The summary names each field as its editor is labelled, with the spec path for reference.
+        self.problems_label.setText("\n".join(
+            f"• {self._labels[p]} ({p}): {m}" if p in self._labels else f"• {p}: {m}" if p else f"• {m}"
+            for p, m in issues))
         self.problems_label.setVisible(bool(issues))
 
     def _refresh_summary(self) -> None:
