@@ -190,6 +190,7 @@ def test_a_model_without_biases_says_so(dashboard, qapp):
     assert dashboard.weights.bias_note.text() == NO_BIAS_TEXT
     assert not dashboard.weights.bias_view.isVisible()
     assert dashboard.weights.filter_image.image.shape == (4 * 4 - 1, 4 * 4 - 1)
+    assert "output bias" not in dashboard.weights.caption.text()  # no talk of a picture that is not there
 
 
 def test_capsules_and_signals(dashboard, qapp):

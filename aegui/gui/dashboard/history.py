@@ -175,9 +175,10 @@ class SnapshotRing:
             self._start = (self._start + 1) % self.capacity
         else:
             self.n += 1
-        self._recon[slot] = reconstructions
-        if self._corrupted is not None and corrupted is not None and corrupted.shape == reconstructions.shape:
-            self._corrupted[slot] = corrupted
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverged run's huge values become inf, quietly
+            self._recon[slot] = reconstructions
+            if self._corrupted is not None and corrupted is not None and corrupted.shape == reconstructions.shape:
+                self._corrupted[slot] = corrupted
         self._steps[slot] = step
         self._last_step = step
         return True

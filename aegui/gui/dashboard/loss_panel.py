@@ -76,9 +76,10 @@ class LossPanel(QWidget):
         self._y = SpanKeeper(self.plot)
         # The reference band: two edge curves and the fill between them, created once. The edges are
         # drawn too: a band from a few seeds can be only a pixel or two high on a log axis.
-        self._band_low = pg.PlotDataItem(pen=pen("#7f9cc0"))
-        self._band_high = pg.PlotDataItem(pen=pen("#7f9cc0"))
-        self._band_fill = pg.FillBetweenItem(self._band_low, self._band_high, brush=pg.mkBrush(78, 121, 167, 60))
+        # Grey-green, unlike any loss term's colour: the band is a yardstick, not a curve.
+        self._band_low = pg.PlotDataItem(pen=pen("#8fae8f"))
+        self._band_high = pg.PlotDataItem(pen=pen("#8fae8f"))
+        self._band_fill = pg.FillBetweenItem(self._band_low, self._band_high, brush=pg.mkBrush(120, 160, 120, 70))
         for item in (self._band_low, self._band_high, self._band_fill):
             self.plot.addItem(item)
             item.setVisible(False)
@@ -152,10 +153,10 @@ class LossPanel(QWidget):
     def set_reference(self, band: ReferenceBand | None, why: str = "") -> None:
         self.band = band
         if band is None:
-            self.reference_label.setText(f"no reference band: {why}" if why else "")
+            self.reference_label.setText("no reference band (hover: why)" if why else "")
             self.reference_label.setToolTip(why)
         else:
-            self.reference_label.setText(f"shaded: reference val {band.term} (hover)")
+            self.reference_label.setText("green band: reference (hover)")
             self.reference_label.setToolTip(band.tooltip)
         self._band_fill.setToolTip(band.tooltip if band else "")
         self._place_band()

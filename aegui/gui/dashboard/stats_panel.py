@@ -57,7 +57,7 @@ def stat_texts(r: Report) -> dict[str, str]:
     if r.sparsity_weight is not None:
         knobs.append(f"sparsity w {r.sparsity_weight:.3g}")
     if r.val_losses and "recon_mse" in r.val_losses:
-        knobs.append(f"val recon MSE {r.val_losses['recon_mse']:.4f}")
+        knobs.append(f"val recon MSE {r.val_losses['recon_mse']:.4g}")
     texts["knob"] = " · ".join(knobs)
     return texts
 
@@ -113,5 +113,7 @@ class StatsPanel(QWidget):
             if self._texts.get(name) != text:
                 self._texts[name] = text
                 self.labels[name].setText(text)
-        if report.message and report.message != self.message.text():
+        # The newest report's message, or none: "greedy pretraining of layer 3 of 3" must not stay up
+        # through fine-tuning. A run's closing words (a divergence, early stopping) come last and stay.
+        if report.message != self.message.text():
             self.message.setText(report.message)

@@ -21,7 +21,7 @@ from ..widgets.image_grid import mosaic, to_display
 from .plots import CAUTION, NOTE, fixed_label
 
 WAITING_TEXT = "The first layer's filters and the decoder's output bias appear here once training starts."
-NO_BIAS_TEXT = ("No output bias: biases are off, so nothing in this model holds the data's mean; "
+NO_BIAS_TEXT = ("No output bias: nothing in the decoder's last layer holds the data's mean; "
                 "the decoder must build it from the code.")
 
 
@@ -88,13 +88,14 @@ class WeightsPanel(QWidget):
         self.bias_note.setText("")
 
     def draw(self, report: Report) -> None:
-        if report.filters is not None:
-            self._draw_filters(report.filters)
         has_bias = report.output_bias is not None
         if has_bias != self.has_bias:
             self.has_bias = has_bias
             self.bias_view.setVisible(has_bias)
             self.bias_note.setText("" if has_bias else NO_BIAS_TEXT)
+            self._filter_shape = None  # re-caption: "right: output bias" only when there is one
+        if report.filters is not None:
+            self._draw_filters(report.filters)
         if has_bias:
             self._draw_bias(report.output_bias)
 
@@ -115,7 +116,8 @@ class WeightsPanel(QWidget):
             self._filter_shape = image.shape
             self.filter_view.setAspectLocked(filters.ndim == 4)
             self.filter_view.autoRange(padding=0.01)
-            self.caption.setText(f"first layer: {kind} · right: output bias, which learns the data's mean")
+            self.caption.setText(f"first layer: {kind}" + (" · right: output bias, which learns the data's mean"
+                                                            if self.has_bias else ""))
 
     def _draw_bias(self, bias: np.ndarray) -> None:
         if bias.ndim == 3:  # (C, H, W): the image the decoder starts from, min-max scaled

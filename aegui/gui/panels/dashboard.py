@@ -169,6 +169,7 @@ class TrainingDashboard(QWidget):
         column.setWidgetResizable(True)
         column.setFrameShape(QFrame.Shape.NoFrame)
         column.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        column.setMinimumWidth(250)  # narrower, the small plots' titles and warnings become unreadable
         self.live = QSplitter(Qt.Orientation.Horizontal)
         self.live.setObjectName("liveDashboard")
         # One opaque page: text lines paint the window colour, and so must what is around them.
