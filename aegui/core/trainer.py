@@ -228,7 +228,10 @@ class Trainer:
 
     def _accumulate(self, terms: dict[str, torch.Tensor], encoded) -> None:
         values = torch.stack([terms[t].detach().float() for t in self.terms])
-        self._acc += values  # folded into the epoch's sums once per report, not once per step
+        self._acc += values
+        # Summed every step, not folded in per report: float sums depend on their grouping, and
+        # reports come by the clock, so folding would make a seeded run's epoch losses vary.
+        self._epoch_acc += values
         code = encoded.mean_code.detach().float()
         self._acc_code += code.mean(dim=0)
         self._acc_active += (code.abs() > ACTIVE_THRESHOLD).float().mean(dim=0)
@@ -378,8 +381,6 @@ class Trainer:
         if self._acc_steps:
             stop_reason, message = self._check_finite()
         n = max(self._acc_steps, 1)
-        if self._acc_steps:
-            self._epoch_acc += self._acc
         if kind == EPOCH and self._epoch_steps:
             epoch_sums = self._epoch_acc.cpu().tolist()
             losses = {t: v / self._epoch_steps for t, v in zip(self.terms, epoch_sums)}

@@ -72,6 +72,16 @@ def test_seeded_runs_are_deterministic_on_the_cpu(digits):
     assert not torch.equal(sa["head.mu.weight"], params(other.model)["head.mu.weight"])
 
 
+def test_epoch_losses_do_not_depend_on_how_often_reports_come(digits):
+    # Reports come by the clock; a seeded run's epoch figures must not change with their timing.
+    def epoch_losses(every: int):
+        trainer = Trainer(make_spec("vae", epochs=1, every=every), digits)
+        trainer.fit()
+        return [row["train_total"] for row in trainer.history]
+
+    assert epoch_losses(1) == epoch_losses(3) == epoch_losses(1000)
+
+
 # --- stop, pause, resume -------------------------------------------------------------------------------------------
 def test_stop_after_the_first_report_finishes_with_stopped(digits):
     control = TrainControl()
