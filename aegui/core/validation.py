@@ -6,6 +6,7 @@ as a cryptic error from inside torch.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 
@@ -275,6 +276,24 @@ def _check_train(issues: Issues, spec: AutoencoderSpec) -> None:
             issues.append((f"train.regularization.{name}", f"must not be negative; it is {getattr(reg, name)}"))
 
 
+def _non_finite_numbers(obj, prefix: str = "") -> Issues:
+    """Every float field that is NaN or infinite (a JSON spec may say NaN): comparisons such as
+    ``beta < 0`` are False for NaN, so the range checks below would let it through."""
+    found: Issues = []
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        path = f"{prefix}{f.name}"
+        if dataclasses.is_dataclass(value):
+            found += _non_finite_numbers(value, f"{path}.")
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if dataclasses.is_dataclass(item):
+                    found += _non_finite_numbers(item, f"{path}[{i}].")
+        elif isinstance(value, float) and not math.isfinite(value):
+            found.append((path, f"must be a finite number; it is {value}"))
+    return found
+
+
 def validate(spec: AutoencoderSpec) -> Issues:
     """Every problem with ``spec`` as (field path, message); empty when it can be built."""
     issues: Issues = []
@@ -304,6 +323,8 @@ def validate(spec: AutoencoderSpec) -> Issues:
             _positive(issues, f"capsule.decoder_units[{i}]", units)
     _check_objective(issues, spec)
     _check_train(issues, spec)
+    reported = {path for path, _ in issues}
+    issues += [issue for issue in _non_finite_numbers(spec) if issue[0] not in reported]
     return issues
 
 
