@@ -6,10 +6,13 @@ stderr and exit code 2. The last line of stdout of ``train`` is one JSON object.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -139,12 +142,54 @@ def _json_safe(value):
     return value
 
 
+def _fresh_run_folder(name: str) -> Path:
+    """runs/NAME-DATE-TIME, with -2, -3... when two runs start in the same second."""
+    base = Path(f"runs/{name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    out, n = base, 1
+    while out.exists():
+        n += 1
+        out = base.with_name(f"{base.name}-{n}")
+    return out
+
+
+def interrupted(control) -> bool:
+    return getattr(control, "interrupted", False)
+
+
+@contextlib.contextmanager
+def _stop_on_interrupt(control):
+    """The first Ctrl-C stops training cooperatively, so the weights so far, the history and the
+    summary line are still written; a second one interrupts at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def first_interrupt(signum, frame):
+        print("\nstopping after this step (Ctrl-C again to abort)", file=sys.stderr)
+        control.interrupted = True
+        control.stop()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    signal.signal(signal.SIGINT, first_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def cmd_train(args) -> int:
     from .core.data import DataError, load_dataset
     from .core.io import save_weights
     from .core.reports import EPOCH
     from .core.trainer import Trainer
 
+    import numpy as np
+
+    from .core.control import TrainControl
+    from .core.validation import check
+
+    control = TrainControl()
     spec = _spec_from_args(args)
     seed = spec.train.seed
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 64:
@@ -155,17 +200,22 @@ def cmd_train(args) -> int:
     except DataError as exc:
         raise CliError(str(exc)) from None
     spec = _fit_input(spec, dataset, from_file=bool(args.spec))
+    check(spec)  # every problem at once, before any folder is made
     name = args.preset or (spec.name if args.spec else "ae")
-    out = Path(args.out or f"runs/{name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    out = Path(args.out) if args.out else _fresh_run_folder(name)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise CliError(f"cannot create output folder {out}: {exc.strerror or exc}") from None
-    trainer = Trainer(spec, dataset)
-    trainer.spec.save(out / "spec.json")
+    trainer = Trainer(spec, dataset, control=control)
+    try:
+        trainer.spec.save(out / "spec.json")
+        history = open(out / "history.jsonl", "w", encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"cannot write into {out}: {exc.strerror or exc} ({getattr(exc, 'filename', '')})") from None
     bar = ProgressBar(not args.quiet)
     started = time.perf_counter()
-    with open(out / "history.jsonl", "w", encoding="utf-8") as history:
+    with history, _stop_on_interrupt(control):
         written = 0
         for report in trainer.run():
             bar.update(report)
@@ -176,7 +226,15 @@ def cmd_train(args) -> int:
                 written = len(trainer.history)
     bar.close()
     result = trainer.result
-    save_weights(trainer.model, out / "weights.safetensors", trainer.spec)
+    try:
+        save_weights(trainer.model, out / "weights.safetensors", trainer.spec)
+        if dataset.feature_mean is not None:
+            # Tables and signals were standardised: these map the model's numbers back to the data's.
+            (out / "normalisation.json").write_text(json.dumps({
+                "feature_mean": np.asarray(dataset.feature_mean).tolist(),
+                "feature_std": np.asarray(dataset.feature_std).tolist()}))
+    except OSError as exc:
+        raise CliError(f"cannot write into {out}: {exc.strerror or exc}") from None
     if result.message:
         print(result.message, file=sys.stderr)
     summary = {
@@ -194,7 +252,9 @@ def cmd_train(args) -> int:
         "out": str(out),
     }
     print(json.dumps({k: _json_safe(v) for k, v in summary.items()}))
-    return 1 if result.stop_reason == "non_finite" else 0
+    if result.stop_reason == "non_finite":
+        return 1
+    return 130 if interrupted(control) else 0
 
 
 def cmd_presets(args) -> int:
@@ -228,6 +288,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug or an input nobody foresaw: still one line, never a traceback
+        detail = str(exc).splitlines()[0] if str(exc) else ""
+        print(f"error: {type(exc).__name__}: {detail} (unexpected; please report it)", file=sys.stderr)
+        return 1
     return USAGE_ERROR
 
 

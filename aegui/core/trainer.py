@@ -77,6 +77,10 @@ class Trainer:
         self.batch_size = min(tr.batch_size, self.n_train)
         # Drop the ragged last batch: a batch of one breaks batch norm and skews the average.
         self.steps_per_epoch = max(1, self.n_train // self.batch_size)
+        if self.batch_size < 2 and any(layer.batch_norm for layer in self.spec.encoder.layers):
+            raise DataError(f"batch norm needs at least 2 samples a batch, but this run's batches hold "
+                            f"{self.batch_size} ({self.n_train} training sample(s), batch size "
+                            f"{tr.batch_size}); use more data or a larger batch, or turn batch norm off")
         self.generator = self._make_generator(tr.seed)
 
         self.weights, self.biases = split_decay_params(self.model)

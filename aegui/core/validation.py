@@ -47,9 +47,22 @@ def _choice(issues: Issues, path: str, value, choices) -> bool:
     return True
 
 
+MAX_WIDTH = 65_536  # units, channels or code size: beyond this a layer alone needs gigabytes
+
+
 def _positive(issues: Issues, path: str, value, what: str = "must be at least 1") -> bool:
     if value is None or value < 1:
         issues.append((path, f"{what}; it is {value}"))
+        return False
+    return True
+
+
+def _width(issues: Issues, path: str, value, what: str = "must be at least 1") -> bool:
+    """A layer width: at least 1 and at most MAX_WIDTH."""
+    if not _positive(issues, path, value, what):
+        return False
+    if value > MAX_WIDTH:
+        issues.append((path, f"{value:,} is more than the {MAX_WIDTH:,} this app builds"))
         return False
     return True
 
@@ -68,7 +81,7 @@ def _check_conv_stack(issues: Issues, prefix: str, layers: list[LayerSpec], size
         if layer.channels is None:
             issues.append((f"{path}.channels", "a conv layer needs a number of channels"))
         else:
-            _positive(issues, f"{path}.channels", layer.channels)
+            _width(issues, f"{path}.channels", layer.channels)
         ok = _positive(issues, f"{path}.kernel", layer.kernel) & _positive(issues, f"{path}.stride", layer.stride)
         if sizes is None or not ok:
             sizes = None
@@ -107,7 +120,7 @@ def _check_encoder(issues: Issues, spec: AutoencoderSpec, input_ok: bool) -> Non
             if layer.units is None:
                 issues.append((f"encoder.layers[{i}].units", "an mlp layer needs a number of units"))
             else:
-                _positive(issues, f"encoder.layers[{i}].units", layer.units)
+                _width(issues, f"encoder.layers[{i}].units", layer.units)
     elif family in ("conv", "capsule"):
         if input_ok and kind == "vector":
             issues.append(("family", f"{family} needs an image or sequence input, not a vector; use mlp or attention"))
@@ -176,6 +189,8 @@ def _check_decoder(issues: Issues, spec: AutoencoderSpec) -> None:
             _check_layer_common(issues, f"decoder.layers[{i}]", layer)
             if layer.units is None or layer.units < 1:
                 issues.append((f"decoder.layers[{i}].units", "an mlp layer needs a number of units of at least 1"))
+            else:
+                _width(issues, f"decoder.layers[{i}].units", layer.units)
     if dec.tied_weights:
         if spec.family != "mlp":
             issues.append(("decoder.tied_weights", f"tied weights are for mlp models, not {spec.family}"))
@@ -302,7 +317,7 @@ def validate(spec: AutoencoderSpec) -> Issues:
     input_ok = _check_input(issues, spec)
     if _choice(issues, "family", spec.family, FAMILIES):
         _check_encoder(issues, spec, input_ok)
-    _positive(issues, "latent.dim", spec.latent.dim)
+    _width(issues, "latent.dim", spec.latent.dim)
     _choice(issues, "latent.activation", spec.latent.activation, ACTIVATIONS)
     _choice(issues, "likelihood", spec.likelihood, LIKELIHOODS)
     _check_decoder(issues, spec)

@@ -262,3 +262,52 @@ def test_a_diverging_run_exits_1_with_its_message(capsys, tmp_path):
     summary = json.loads(out.strip().splitlines()[-1])  # valid JSON even with NaN losses (as null)
     assert summary["stop_reason"] == "non_finite"
     assert "learning rate" in err and "Traceback" not in err
+
+
+# --- robustness found in review -----------------------------------------------------------------------------
+def test_an_absurd_code_size_is_a_user_error(capsys, tmp_path):
+    assert_user_error(["train", "--latent", "100000000000", "--limit", "200", "--out", str(tmp_path / "o")],
+                      capsys, "latent.dim", "65,536")
+
+
+def test_batch_norm_with_batches_of_one_is_a_user_error(capsys, tmp_path):
+    spec = get_preset("ae")
+    spec.encoder.layers[0].batch_norm = True
+    path = write_spec(tmp_path / "bn.json", spec)
+    assert_user_error(["train", "--spec", str(path), "--batch-size", "1", "--epochs", "1", "--limit", "20",
+                       "--out", str(tmp_path / "o")], capsys, "batch norm")
+
+
+def test_an_output_folder_that_cannot_be_written_is_a_user_error(capsys, tmp_path):
+    (tmp_path / "o" / "spec.json").mkdir(parents=True)  # a folder where the spec file must go
+    assert_user_error(["train", "--epochs", "1", "--limit", "200", "--quiet", "--out", str(tmp_path / "o")],
+                      capsys, "cannot write", "spec.json")
+
+
+def test_standardised_data_saves_its_statistics(capsys, tmp_path):
+    code, out, _ = run_main(["train", "--dataset", "transactions", "--epochs", "1", "--limit", "300", "--quiet",
+                             "--out", str(tmp_path / "o")], capsys)
+    assert code == 0
+    stats = json.loads((tmp_path / "o" / "normalisation.json").read_text())
+    assert len(stats["feature_mean"]) == len(stats["feature_std"]) == 10
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_the_run(tmp_path):
+    import signal
+    import time
+
+    out_dir = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "train", "--preset", "ae", "--epochs", "500",
+                             "--limit", "2000", "--out", str(out_dir)], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not (out_dir / "history.jsonl").exists() or not (out_dir / "history.jsonl").stat().st_size:
+        assert time.time() < deadline and proc.poll() is None, proc.communicate()
+        time.sleep(0.1)  # an epoch has ended: training is under way
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["stop_reason"] == "stopped" and summary["epochs"] < 500
+    assert (out_dir / "weights.safetensors").exists()
