@@ -142,3 +142,12 @@ def test_per_feature_standardise_is_exact_and_safe():
     np.testing.assert_allclose(mean, [2, 5])
     np.testing.assert_allclose(std, [1, 1])
     assert z.dtype == mean.dtype == std.dtype == np.float32
+
+
+def test_float64_values_beyond_float32_are_refused(tmp_path):
+    x = np.ones((20, 4))
+    x[3, 2] = 1e300
+    path = tmp_path / "big.npy"
+    np.save(path, x)
+    with pytest.raises(DataError, match=r"sample 3 .* index \[3, 2\].*32-bit"):
+        load_dataset(path)

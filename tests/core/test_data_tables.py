@@ -123,3 +123,17 @@ def test_budget_estimate_refuses_a_big_table_before_parsing(tmp_path):
     message = error_of(path, budget_bytes=4000)
     assert "this table holds about 1,002 rows of 4" in message and "--limit 250 " in message
     assert len(load_dataset(path, budget_bytes=4000, limit=100)) == 100
+
+
+def test_one_odd_cell_in_the_first_row_is_an_error_not_a_label_column(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("a,b,c\n1,x,3\n4,5,6\n7,8,9\n")
+    with pytest.raises(DataError, match=r"line 2, column 2 \('b'\): expected a number, found 'x'"):
+        load_dataset(path)
+
+
+def test_values_beyond_float32_are_refused_by_line(tmp_path):
+    path = tmp_path / "big.csv"
+    path.write_text("a,b\n1,2\n3,3e300\n5,6\n")
+    with pytest.raises(DataError, match=r"line 3, column 2 \('b'\).*32-bit"):
+        load_dataset(path)

@@ -28,6 +28,16 @@ def check_finite(x: np.ndarray, where: str) -> None:
         return
     bad = ~np.isfinite(x)
     if not bad.any():
+        if x.dtype.itemsize > 4 and x.dtype.kind == "f":
+            # Finite here, but the model works in float32: beyond its range a value becomes inf.
+            big = np.abs(x) > np.finfo(np.float32).max
+            if big.any():
+                first = np.argwhere(big)[0]
+                position = ", ".join(str(int(i)) for i in first)
+                raise DataError(
+                    f"{where}: sample {int(first[0])} holds {x[tuple(first)]:.3g} at index [{position}], beyond "
+                    f"the largest 32-bit float (3.4e38) the model computes with; rescale the data"
+                )
         return
     first = np.argwhere(bad)[0]
     count = int(bad.sum())

@@ -84,7 +84,10 @@ def _has_header(rows: list[tuple[int, list[str]]]) -> bool:
     return any(not _is_number(a) and i < len(below) and _is_number(below[i]) for i, a in enumerate(first))
 
 
-def _choose_label_column(path: Path, names: list[str], first_row: list[str], label_column) -> int | None:
+LABEL_SNIFF_ROWS = 50  # rows looked at to recognise a column of words as the labels
+
+
+def _choose_label_column(path: Path, names: list[str], rows: list[list[str]], label_column) -> int | None:
     width = len(names)
     if label_column is not None:
         if isinstance(label_column, (int, np.integer)):
@@ -100,7 +103,10 @@ def _choose_label_column(path: Path, names: list[str], first_row: list[str], lab
     for wanted in LABEL_COLUMN_NAMES:
         if wanted in lowered:
             return lowered.index(wanted)
-    words = [i for i, cell in enumerate(first_row) if not _is_number(cell) and cell != ""]
+    # A column of words in every row looked at is the labels. One odd cell ("x", a decimal comma) is
+    # not: that column is data, and parsing it then names the line and cell that is wrong.
+    sample = rows[:LABEL_SNIFF_ROWS]
+    words = [i for i in range(width) if all(i < len(r) and r[i] != "" and not _is_number(r[i]) for r in sample)]
     return words[0] if len(words) == 1 else None
 
 
@@ -116,12 +122,13 @@ def _parse_numbers(path: Path, rows, columns: list[int], names: list[str]) -> np
                 raise DataError(
                     f"{path}: line {line}, column {c + 1} ('{names[c]}'): expected a number, found {found}"
                 ) from None
-    bad = np.argwhere(~np.isfinite(values))
+    # Finite, and within float32's range: the model computes in 32 bits, where 3e300 is inf.
+    bad = np.argwhere(~np.isfinite(values) | (np.abs(values) > np.finfo(np.float32).max))
     if len(bad):
         r, j = bad[0]
         raise DataError(
-            f"{path}: line {rows[r][0]}, column {columns[j] + 1} ('{names[columns[j]]}'): expected a finite number, "
-            f"found '{rows[r][1][columns[j]]}'"
+            f"{path}: line {rows[r][0]}, column {columns[j] + 1} ('{names[columns[j]]}'): expected a finite number "
+            f"within ±3.4e38 (32-bit floats), found '{rows[r][1][columns[j]]}'"
         )
     return values
 
@@ -161,7 +168,7 @@ def load_table(path: Path, *, label_column=None, limit=None, seed=0, budget_byte
         if len(cells) != expected:
             raise DataError(f"{where}: line {line} has {len(cells)} fields but {origin} has {expected}; rows must all be the same length")
     require_two_samples(len(body), where)
-    label_index = _choose_label_column(path, names, body[0][1], label_column)
+    label_index = _choose_label_column(path, names, [cells for _, cells in body], label_column)
     columns = [i for i in range(expected) if i != label_index]
     if not columns:
         raise DataError(f"{where}: holds only the label column; expected at least one column of numbers")
