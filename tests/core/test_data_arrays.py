@@ -151,3 +151,22 @@ def test_float64_values_beyond_float32_are_refused(tmp_path):
     np.save(path, x)
     with pytest.raises(DataError, match=r"sample 3 .* index \[3, 2\].*32-bit"):
         load_dataset(path)
+
+
+def test_a_limit_reads_only_the_rows_it_keeps_from_an_npy(tmp_path, monkeypatch):
+    x = np.arange(500 * 6, dtype=np.float32).reshape(500, 6)
+    path = tmp_path / "rows.npy"
+    np.save(path, x)
+    mapped = []
+    real_load = np.load
+
+    def spy(*args, **kwargs):
+        mapped.append(kwargs.get("mmap_mode"))
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(np, "load", spy)
+    ds = load_dataset(path, limit=40, standardise=False)
+    assert mapped == ["r"]  # mapped, not read whole
+    assert ds.x.shape == (40, 6) and not isinstance(ds.x, np.memmap)
+    rows = {tuple(r) for r in x.tolist()}
+    assert all(tuple(r) in rows for r in ds.x.tolist())  # every kept row is a row of the file

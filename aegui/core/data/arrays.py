@@ -223,7 +223,15 @@ def load_npy(path: Path, *, kind=None, limit=None, seed=0, budget_bytes=None, st
     if shape:
         check_budget(where, shape[0], _sample_shape_for_budget(shape), f"this file holds {shape[0]:,} samples",
                      budget_bytes, limit)
-    x = _read_array(lambda: open(path, "rb"), where)
+    if shape and limit is not None and limit < shape[0]:
+        # Map the file rather than read it: the subsample then reads only the rows it keeps, so
+        # --limit bounds memory as the budget refusal promises.
+        try:
+            x = np.load(path, mmap_mode="r", allow_pickle=False)
+        except Exception as err:  # a truncated file cannot be mapped
+            raise DataError(f"{where}: the array data is damaged or cut short ({str(err).splitlines()[0]})") from None
+    else:
+        x = _read_array(lambda: open(path, "rb"), where)
     labels = label_names = None
     if labels_path is None:
         # A labels file beside the data, named after it, is picked up by itself.
@@ -304,7 +312,9 @@ def _finish(x, labels, label_names, path: Path, kind, limit, seed, standardise) 
     if x.ndim >= 1:
         index = _limit_index(labels, len(x), limit, seed)
         if index is not None:
-            x = x[index]
+            if isinstance(x, np.memmap):
+                index = np.sort(index)  # rows in file order: one forward pass over the mapped file
+            x = np.asarray(x[index])
             labels = None if labels is None else labels[index]
     return array_to_dataset(
         x, path.stem, where, kind=kind, labels=labels, label_names=label_names,
