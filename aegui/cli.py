@@ -52,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--dataset", default="mnist5k", help="a built-in dataset name or a file/folder path")
     train.add_argument("--limit", type=int, help="train on a stratified subsample of N samples")
     train.add_argument("--image-size", type=_image_size, help="resize imported images to N or HxW pixels")
+    train.add_argument("--channels", type=int, choices=[1, 3], help="make imported images grey (1) or colour (3)")
+    train.add_argument("--kind", choices=["image", "vector", "sequence"],
+                       help="what each sample of an imported array is (an (N,28,28) array: image)")
+    train.add_argument("--label-column", help="the label column of a CSV table, by name or 0-based index")
     train.add_argument("--epochs", type=int)
     train.add_argument("--latent", type=int, help="code size")
     train.add_argument("--batch-size", type=int)
@@ -196,7 +200,11 @@ def cmd_train(args) -> int:
         # The data split uses the seed before the whole spec is validated (it needs the data's shape).
         raise CliError(f"seed {seed}: must be a whole number from 0 to 2**64 - 1")
     try:
-        dataset = load_dataset(args.dataset, limit=args.limit, seed=spec.train.seed, image_size=args.image_size)
+        label_column = args.label_column
+        if label_column is not None and label_column.lstrip("-").isdigit():
+            label_column = int(label_column)
+        dataset = load_dataset(args.dataset, limit=args.limit, seed=spec.train.seed, image_size=args.image_size,
+                               channels=args.channels, kind=args.kind, label_column=label_column)
     except DataError as exc:
         raise CliError(str(exc)) from None
     spec = _fit_input(spec, dataset, from_file=bool(args.spec))

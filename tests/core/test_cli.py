@@ -311,3 +311,19 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_run(tmp_path):
     summary = json.loads(out.strip().splitlines()[-1])
     assert summary["stop_reason"] == "stopped" and summary["epochs"] < 500
     assert (out_dir / "weights.safetensors").exists()
+
+
+def test_kind_and_label_column_reach_the_importer(capsys, tmp_path):
+    import numpy as np
+
+    images = tmp_path / "imgs.npy"
+    np.save(images, np.random.default_rng(0).random((60, 28, 28), dtype=np.float32))
+    code, _, err = run_main(["train", "--dataset", str(images), "--kind", "image", "--epochs", "1", "--quiet",
+                             "--out", str(tmp_path / "a")], capsys)
+    assert code == 0, err
+    spec = json.loads((tmp_path / "a" / "spec.json").read_text())
+    assert spec["input"] == {"kind": "image", "shape": [1, 28, 28]}
+    table = tmp_path / "t.csv"
+    table.write_text("x,y,cls\n" + "".join(f"{i},{i * 2},{'ab'[i % 2]}\n" for i in range(20)))
+    assert_user_error(["train", "--dataset", str(table), "--label-column", "nope", "--epochs", "1",
+                       "--out", str(tmp_path / "b")], capsys, "no column named 'nope'")

@@ -93,7 +93,7 @@ def _as_image_uint8(x: np.ndarray, where: str) -> np.ndarray:
         return x.astype(np.uint8)
     raise DataError(
         f"{where}: images must hold pixel values 0-255 or 0-1; found values from {lo:g} to {hi:g} "
-        f"(pass kind='vector' or 'sequence' to read the array as numbers instead)"
+        f"(use --kind vector or --kind sequence to read the array as numbers instead)"
     )
 
 
