@@ -16,6 +16,7 @@ from torch.nn import functional as F
 from . import objectives as obj
 from .models.common import Encoded
 from .reports import EPOCH, PAUSED, PROGRESS, Report
+from .step import make_optimizer
 
 if TYPE_CHECKING:
     from .trainer import Trainer
@@ -38,6 +39,18 @@ def _stage_loss(trainer: "Trainer", k: int, enc, dec, x: torch.Tensor) -> torch.
     return F.mse_loss(out.float(), below, reduction="none").sum(dim=1).mean()
 
 
+def _groups(spec, params: list[torch.Tensor]) -> list[dict]:
+    """Weights and biases with their own L2 decay, as ``step.param_groups`` makes them for the model."""
+    reg = spec.train.regularization
+    l2 = reg.decay == "l2"
+    weights = [p for p in params if p.ndim > 1]
+    biases = [p for p in params if p.ndim <= 1]
+    groups = [{"params": weights, "weight_decay": reg.weight_decay if l2 else 0.0}]
+    if biases:
+        groups.append({"params": biases, "weight_decay": reg.bias_decay if l2 else 0.0})
+    return groups
+
+
 def pretrain_stages(trainer: "Trainer") -> Iterator[Report]:
     """Train each (encoder layer, decoder layer) pair in turn, yielding reports like the trainer's.
 
@@ -52,7 +65,9 @@ def pretrain_stages(trainer: "Trainer") -> Iterator[Report]:
     for k, (enc, dec) in enumerate(stages):
         phase = f"pretrain {k + 1}/{len(stages)}"
         params = list({id(p): p for p in list(enc.parameters()) + list(dec.parameters())}.values())
-        optimizer = torch.optim.Adam(params, lr=trainer.live["lr"])
+        # The run's own optimiser, decay and clipping settings, as fine-tuning uses them.
+        optimizer = make_optimizer(spec, _groups(spec, params), trainer.live["lr"])
+        clip = spec.train.regularization.grad_clip
         for epoch in range(epochs):
             order = torch.randperm(trainer.n_train, generator=trainer.generator, device=trainer.generator.device)
             order = order.to(trainer.device)
@@ -68,6 +83,7 @@ def pretrain_stages(trainer: "Trainer") -> Iterator[Report]:
                     samples_per_s=steps * trainer.batch_size / max(now - start, 1e-9),
                     elapsed_s=now - trainer._t0, losses={"total": value, "recon": value} if steps else {},
                     lr=trainer.live["lr"], message=message, stop_reason=stop_reason,
+                    live_changes=trainer.take_pending_changes(),
                 )
 
             for b in range(trainer.steps_per_epoch):
@@ -79,10 +95,15 @@ def pretrain_stages(trainer: "Trainer") -> Iterator[Report]:
                     yield report(PAUSED, b, now, value, f"paused while pretraining layer {k + 1} of {len(stages)}")
                     if not trainer.control.wait_while_paused():
                         return
+                trainer._apply_live_changes()  # a new learning rate applies at the next step here too
+                for group in optimizer.param_groups:
+                    group["lr"] = trainer.live["lr"]
                 idx = order[b * trainer.batch_size:(b + 1) * trainer.batch_size]
                 loss = _stage_loss(trainer, k, enc, dec, trainer.to_float(trainer.train_x[idx]))
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
+                if clip > 0:
+                    torch.nn.utils.clip_grad_norm_(params, clip)
                 optimizer.step()
                 acc += loss.detach()
                 steps += 1

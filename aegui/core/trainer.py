@@ -188,6 +188,11 @@ class Trainer:
                     group["initial_lr"] = value
         self._pending_changes.update(changes)
 
+    def take_pending_changes(self) -> dict[str, float]:
+        """Live changes applied since the last report (for the report to carry), then forgotten."""
+        changes, self._pending_changes = self._pending_changes, {}
+        return changes
+
     def _beta(self) -> float:
         va = self.spec.objective.variational
         return obj.beta_at(self.live["beta"], va.warmup_epochs, self.epoch + self._batch_index / self.steps_per_epoch)

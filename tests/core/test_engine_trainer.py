@@ -575,3 +575,16 @@ def test_a_cuda_train_step_never_syncs_with_the_host(digits):
             torch.cuda.set_sync_debug_mode("default")
         result = trainer.fit()
         assert result.device.startswith("cuda") and result.stop_reason == "completed", name
+
+
+def test_a_live_learning_rate_applies_during_pretraining_and_after(digits):
+    spec = make_spec("stacked", epochs=1, every=2)
+    spec.objective.stacked.epochs_per_layer = 1
+    control = TrainControl()
+    trainer = Trainer(spec, digits, control)
+    control.set("lr", 0.0042)
+    reports = list(trainer.run())
+    pretrain = [r for r in reports if r.phase.startswith("pretrain")]
+    assert pretrain and all(r.lr == pytest.approx(0.0042) for r in pretrain)
+    assert pretrain[0].live_changes == {"lr": 0.0042}  # marked where it happened
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(0.0042)  # and fine-tuning keeps it
