@@ -195,6 +195,8 @@ def cmd_train(args) -> int:
 
     control = TrainControl()
     spec = _spec_from_args(args)
+    if args.spec:
+        check(spec)  # all of a spec file's own problems first, before it is compared with the data
     seed = spec.train.seed
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 64:
         # The data split uses the seed before the whole spec is validated (it needs the data's shape).

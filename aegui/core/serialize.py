@@ -16,15 +16,18 @@ from typing import Any, get_args, get_origin, get_type_hints
 class SpecError(ValueError):
     """One or more problems with a spec; ``issues`` holds each as (path, message)."""
 
-    def __init__(self, issues: list[tuple[str, str]]):
+    def __init__(self, issues: list[tuple[str, str]], source: str = ""):
         self.issues = list(issues)
-        super().__init__("; ".join(f"{p}: {m}" if p else m for p, m in self.issues))
+        self.source = source  # the file the spec came from, if any
+        text = "; ".join(f"{p}: {m}" if p else m for p, m in self.issues)
+        super().__init__(f"{source}: {text}" if source else text)
 
     @property
     def first_line(self) -> str:
         path, message = self.issues[0]
         more = f" (and {len(self.issues) - 1} more problems)" if len(self.issues) > 1 else ""
-        return (f"{path}: {message}" if path else message) + more
+        where = f"{self.source}: " if self.source else ""
+        return where + (f"{path}: {message}" if path else message) + more
 
 
 def to_dict(obj: Any) -> Any:

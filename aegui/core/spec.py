@@ -258,8 +258,8 @@ class AutoencoderSpec:
             raise SpecError([("", f"spec file {path} is not UTF-8 text")]) from None
         try:
             return cls.from_json(text)
-        except SpecError as exc:
-            raise SpecError([("", f"{path}: " + exc.first_line)]) from None
+        except SpecError as exc:  # every problem kept, each with its path; the file named once
+            raise SpecError(exc.issues, source=str(path)) from None
 
     # --- helpers --------------------------------------------------------------
     def copy(self) -> "AutoencoderSpec":
