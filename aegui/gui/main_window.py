@@ -35,11 +35,7 @@ class MainWindow(QMainWindow):
         if dataset is None:
             dataset = self._initial_dataset()
         if spec is None:
-            preset = str(self.settings.value("last/preset", DEFAULT_PRESET))
-            try:
-                spec = get_preset(preset)
-            except KeyError:
-                spec = get_preset(DEFAULT_PRESET)
+            spec = self._last_spec()
         spec = fit_to_input(spec, dataset.kind, dataset.sample_shape, dataset.in_unit_range)
         self.state = AppState(spec, dataset, self)
         self.controller = TrainingController(self)
@@ -72,6 +68,19 @@ class MainWindow(QMainWindow):
         self._update_actions()
 
     # --- construction ---------------------------------------------------------------------------
+    def _last_spec(self) -> AutoencoderSpec:
+        """The model as it was left (edits included), else the last preset, else the default."""
+        text = self.settings.value("last/spec")
+        if isinstance(text, str) and text:
+            try:
+                return AutoencoderSpec.from_json(text)
+            except SpecError:
+                pass  # written by an older or newer version: fall back to the preset's name
+        try:
+            return get_preset(str(self.settings.value("last/preset", DEFAULT_PRESET)))
+        except KeyError:
+            return get_preset(DEFAULT_PRESET)
+
     def _initial_dataset(self):
         name = str(self.settings.value("last/dataset", "mnist5k"))
         try:
@@ -209,6 +218,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
         self.settings.setValue("last/preset", self.state.spec.name)
+        self.settings.setValue("last/spec", self.state.spec.to_json())
         if self.state.dataset is not None:
             self.settings.setValue("last/dataset", self.state.dataset.name)
         self.settings.sync()

@@ -268,3 +268,13 @@ def test_a_problem_is_written_under_its_field_and_goes_when_fixed(qtbot, window)
     assert message.isHidden() and window.state.issues == []
     assert bound_editor(window, "objective.sparsity.kind").toolTip().startswith("l1:")  # its own tooltip is back
     wait_summary(qtbot, window)
+
+
+def test_an_edited_preset_says_it_was_edited(qtbot, window):
+    builder = window.builder
+    assert builder.description.text().startswith("Plain autoencoder")
+    find_one(window, QSpinBox, "latentDimSpin").setValue(80)
+    assert builder.description.text().startswith("Edited from the ae preset")
+    window.state.undo_stack.undo()
+    assert builder.description.text().startswith("Plain autoencoder")
+    wait_summary(qtbot, window)

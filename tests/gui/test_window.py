@@ -75,6 +75,28 @@ def test_geometry_and_last_preset_persist(qtbot, make_window, settings_path):
     qtbot.waitUntil(lambda: not second.builder._summary_timer.isActive(), timeout=5000)
 
 
+def test_edits_to_the_model_persist(qtbot, make_window, settings_path):
+    first = make_window()
+    spec = first.state.spec
+    spec.train.epochs, spec.latent.dim = 7, 5
+    first.state.edit_spec(spec, "edits")
+    qtbot.waitUntil(lambda: not first.builder._summary_timer.isActive(), timeout=5000)
+    first.close()
+    second = make_window()
+    assert (second.state.spec.train.epochs, second.state.spec.latent.dim) == (7, 5)
+    qtbot.waitUntil(lambda: not second.builder._summary_timer.isActive(), timeout=5000)
+
+
+def test_a_damaged_saved_spec_falls_back_to_the_preset(qtbot, make_window, settings_path):
+    stored = QSettings(settings_path, QSettings.Format.IniFormat)
+    stored.setValue("last/spec", "{not json")
+    stored.setValue("last/preset", "vae")
+    stored.sync()
+    window = make_window()
+    assert window.state.spec.name == "vae"
+    qtbot.waitUntil(lambda: not window.builder._summary_timer.isActive(), timeout=5000)
+
+
 def test_unknown_saved_preset_falls_back_to_the_default(qtbot, make_window, settings_path):
     stored = QSettings(settings_path, QSettings.Format.IniFormat)
     stored.setValue("last/preset", "no-such-preset")

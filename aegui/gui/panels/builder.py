@@ -15,11 +15,12 @@ from PySide6.QtWidgets import (
     QScrollArea, QSpinBox, QVBoxLayout, QWidget,
 )
 
-from ...core.presets import describe_presets, fit_to_input, get_preset
+from ...core.presets import PRESETS, describe_presets, fit_to_input, get_preset
 from ...core.spec import (
     ACTIVATIONS, DECAY_KINDS, FAMILIES, LIKELIHOODS, LR_SCHEDULES, NOISE_KINDS, OPTIMIZERS, POOLS, PRIORS, SPARSITY_KINDS,
     AutoencoderSpec, LayerSpec,
 )
+from ..dashboard.reference import is_stock_preset
 from ..widgets.diagram import ArchitectureDiagram
 from ..widgets.layer_table import LayerTable
 from .model_summary import summarize
@@ -310,7 +311,7 @@ class ModelBuilder(QWidget):
             self._loading = False
         shape = "x".join(map(str, spec.input.shape))
         self.input_label.setText(f"{spec.input.kind} {shape}")
-        self.description.setText(spec.description)
+        self.description.setText(self._describe(spec))
         self.decoder_box.setVisible(not spec.decoder.mirror and spec.family in ("mlp", "conv"))
         self.capsule_units.setText(", ".join(map(str, spec.capsule.decoder_units)))
         self._apply_enabled(spec)
@@ -318,6 +319,14 @@ class ModelBuilder(QWidget):
         self.capsule_box.setVisible(spec.family == "capsule")
         self._show_problems(self.state.issues)
         self._summary_timer.start()
+
+    def _describe(self, spec: AutoencoderSpec) -> str:
+        """The preset's one line, said to be the starting point once the model is edited away from it
+        (the line may no longer hold: "a 32-unit code" after the code became 80)."""
+        dataset = self.state.dataset
+        if spec.name not in PRESETS or dataset is None or is_stock_preset(spec, dataset):
+            return spec.description
+        return f"Edited from the {spec.name} preset, which is: {spec.description[:1].lower()}{spec.description[1:]}"
 
     def _show_problems(self, issues: list[tuple[str, str]]) -> None:
         flagged = {path for path, _ in issues}
