@@ -104,3 +104,22 @@ def test_unknown_saved_preset_falls_back_to_the_default(qtbot, make_window, sett
     window = make_window()
     assert window.state.spec.name == "ae"
     qtbot.waitUntil(lambda: not window.builder._summary_timer.isActive(), timeout=5000)
+
+
+def test_plots_follow_a_switch_to_a_dark_scheme_and_back(qtbot, make_window, qapp):
+    import pyqtgraph as pg
+
+    from aegui.gui.app import restyle_plots
+
+    window = make_window()
+    views = window.findChildren(pg.GraphicsView)
+    assert views
+    try:
+        restyle_plots(qapp, dark=True)
+        assert all(v.backgroundBrush().color().name() == "#1e1e1e" for v in views)
+        axis = window.dashboard.loss.plot.getAxis("left")
+        assert axis.pen().color().name() == "#dddddd"
+    finally:
+        restyle_plots(qapp, dark=False)
+    assert all(v.backgroundBrush().color().name() == "#ffffff" for v in views)
+    qtbot.waitUntil(lambda: not window.builder._summary_timer.isActive(), timeout=5000)

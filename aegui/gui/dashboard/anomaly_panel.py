@@ -60,7 +60,8 @@ class AnomalyPanel(WeightsWhenShown, QWidget):
         self.normal_bars = bar_curve(self.plot, "#4e79a7")
         self.anomaly_bars = bar_curve(self.plot, "#e15759")
         self.anomaly_bars.setOpacity(0.7)
-        self.line = pg.InfiniteLine(angle=90, movable=False, pen=pen("#333333", Qt.PenStyle.DashLine))
+        # Red reads on a light or a dark background alike.
+        self.line = pg.InfiniteLine(angle=90, movable=False, pen=pen("#d9534f", Qt.PenStyle.DashLine))
         self.plot.addItem(self.line)
         self.worst = SampleView(columns=WORST, trace_columns=4)
         self.worst.setObjectName("worstSamples")
