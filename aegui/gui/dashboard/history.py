@@ -205,14 +205,24 @@ class SnapshotRing:
 
 
 MAX_MARKERS = 100  # live-change markers kept (the oldest go first)
+PRETRAIN_KEY = "pretrain"
+
+
+def _stage_of(phase: str) -> tuple[int, int]:
+    """(k, K) from a phase named "pretrain k/K"; (1, 1) for any other name."""
+    try:
+        k, total = phase.rsplit(" ", 1)[-1].split("/")
+        return max(1, int(k)), max(1, int(total))
+    except ValueError:
+        return 1, 1
 LIVE_NAMES = {"lr": "lr", "beta": "β", "noise_level": "noise", "sparsity_weight": "sparsity weight"}
 
 
 class RunRecorder:
     """Turns each report into points on bounded curves; called for every report, so it stays cheap.
 
-    Curve keys: "train <term>", "val <term>" (epoch ends), "<phase>" for pretraining
-    phases, and "dead units" / "active units" for the code's activity.
+    Curve keys: "train <term>", "val <term>" (epoch ends), "pretrain" for greedy pretraining
+    (at negative x, before fine-tuning), and "dead units" / "active units" for the code's activity.
     """
 
     def __init__(self) -> None:
@@ -244,8 +254,12 @@ class RunRecorder:
         self.reports += 1
         step, x = report.step, report.epoch_progress
         if report.phase != "train":
-            # Pretraining phases count their own steps and epochs; each is its own curve.
-            self._point(report.phase, step, x, report.losses.get("total"))
+            # Greedy pretraining comes before fine-tuning's epoch 0, so it is drawn at negative x:
+            # all its stages as one "pretrain" curve from -(layers x epochs per layer) up to 0.
+            stage, stages = _stage_of(report.phase)
+            done = (stage - 1) * report.epochs_total + x
+            epochs = done - stages * report.epochs_total
+            self._point(PRETRAIN_KEY, epochs * report.steps_per_epoch, epochs, report.losses.get("total"))
             return
         # An epoch report's training losses average the whole epoch; drawn at its end they would
         # make a saw-tooth beside the interval points, so they only stand in for an epoch too

@@ -21,7 +21,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from .export import CSV_FILTER, IMAGE_FILTERS, ask_save_path, export_menu_button, export_plot, run_export, write_csv
-from .history import RunRecorder
+from .history import PRETRAIN_KEY, RunRecorder
 from .plots import (
     NOTE, TERM_COLOURS, PathItem, SpanKeeper, fix_axes, fixed_label, line_curve, pale, peak_decimate, pen,
     pixels_spanned,
@@ -217,10 +217,14 @@ class LossPanel(QWidget):
 
     def _set_x_range(self) -> None:
         epochs, per_epoch = self._run_length
-        top = epochs * per_epoch if self.x_unit == "steps" else epochs
-        if self._x_range != top:
-            self._x_range = top
-            self.plot.setXRange(0, top, padding=0.01)
+        scale = per_epoch if self.x_unit == "steps" else 1
+        top = epochs * scale
+        pretrain = self.recorder.curves.get(PRETRAIN_KEY)
+        # Pretraining sits left of 0: reach back to its first point (it only grows once per run).
+        bottom = min(0.0, float(pretrain.epochs[0]) * scale) if pretrain is not None and pretrain.n else 0.0
+        if self._x_range != (bottom, top):
+            self._x_range = (bottom, top)
+            self.plot.setXRange(bottom, top, padding=0.01)
 
     @staticmethod
     def _term(key: str) -> str:
@@ -235,7 +239,7 @@ class LossPanel(QWidget):
             # Validation lines are solid and paler, not dashed: a dashed path is several
             # times slower to rasterise than a solid one (measured: most of the plot's paint).
             curve_pen = pen(colour) if kind == "train" else pen(pale(colour))
-        else:  # a pretraining phase: its own term
+        else:  # greedy pretraining: its own term, drawn left of epoch 0
             kind, term, colour = "train", key, "#8c8c8c"
             curve_pen = pen(colour)
         item = line_curve(self.plot, colour, curve_pen)  # fed peak-decimated data, ~2 points a pixel
