@@ -411,6 +411,17 @@ class Trainer:
             kl_per_dim=to_numpy(self._acc_kl / n) if self.model.variational and self._acc_steps else None,
             live_changes=self._pending_changes, message=message, stop_reason=stop_reason,
         )
+        self._fill_knobs(report)
+        self._fill_snapshot(report)
+        if kind == EPOCH and stop_reason is None:
+            report.val_losses = self.evaluate()
+            self._val_cache = (self.step, report.val_losses)
+        self._pending_changes = {}
+        self._reset_interval()
+        return report
+
+    def _fill_knobs(self, report: Report) -> None:
+        """The objective's current settings (β, noise level, sparsity weight and target) as they apply now."""
         o = self.spec.objective
         if self.model.variational:
             report.beta = self._beta()
@@ -419,13 +430,6 @@ class Trainer:
         if o.sparsity.kind != "none":
             report.sparsity_weight = self.live["sparsity_weight"]
             report.sparsity_target = o.sparsity.target
-        self._fill_snapshot(report)
-        if kind == EPOCH and stop_reason is None:
-            report.val_losses = self.evaluate()
-            self._val_cache = (self.step, report.val_losses)
-        self._pending_changes = {}
-        self._reset_interval()
-        return report
 
     def _rate(self) -> float:
         """Samples per second over this report's interval; an interval with no steps in it (an
@@ -548,5 +552,6 @@ class Trainer:
             lr=self.live["lr"], message=message, stop_reason=stop_reason,
         )
         report.val_losses = self.final_validation() or None
+        self._fill_knobs(report)
         self._fill_snapshot(report)
         return report

@@ -588,3 +588,12 @@ def test_a_live_learning_rate_applies_during_pretraining_and_after(digits):
     assert pretrain and all(r.lr == pytest.approx(0.0042) for r in pretrain)
     assert pretrain[0].live_changes == {"lr": 0.0042}  # marked where it happened
     assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(0.0042)  # and fine-tuning keeps it
+
+
+def test_the_finished_report_carries_the_objectives_settings(digits):
+    spec = make_spec("vae", epochs=1)
+    spec.objective.noise.kind, spec.objective.noise.level = "gaussian", 0.25
+    reports = list(Trainer(spec, digits).run())
+    final = reports[-1]
+    assert final.kind == FINISHED
+    assert final.beta == pytest.approx(1.0) and final.noise_level == pytest.approx(0.25)
