@@ -56,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--kind", choices=["image", "vector", "sequence"],
                        help="what each sample of an imported array is (an (N,28,28) array: image)")
     train.add_argument("--label-column", help="the label column of a CSV table, by name or 0-based index")
+    train.add_argument("--without-class", help="train on every class but this one (by name or number), as the "
+                                               "app's anomaly experiments do")
     train.add_argument("--epochs", type=int)
     train.add_argument("--latent", type=int, help="code size")
     train.add_argument("--batch-size", type=int)
@@ -146,6 +148,21 @@ def _json_safe(value):
     return value
 
 
+def _without_class(dataset, which: str):
+    """The dataset less one class, named by its label name or number."""
+    import numpy as np
+
+    if dataset.labels is None:
+        raise CliError(f"--without-class {which}: dataset '{dataset.name}' has no labels")
+    names = dataset.label_names or []
+    present = np.unique(dataset.labels).tolist()
+    label = names.index(which) if which in names else (int(which) if which.lstrip("-").isdigit() else None)
+    if label not in present:
+        shown = ", ".join(names[v] if v < len(names) else str(v) for v in present)
+        raise CliError(f"--without-class {which}: no such class in '{dataset.name}'; its classes are {shown}")
+    return dataset.subset(np.flatnonzero(dataset.labels != label), name=f"{dataset.name} without {which}")
+
+
 def _fresh_run_folder(name: str) -> Path:
     """runs/NAME-DATE-TIME, with -2, -3... when two runs start in the same second."""
     base = Path(f"runs/{name}-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -209,6 +226,8 @@ def cmd_train(args) -> int:
                                channels=args.channels, kind=args.kind, label_column=label_column)
     except DataError as exc:
         raise CliError(str(exc)) from None
+    if args.without_class is not None:
+        dataset = _without_class(dataset, args.without_class)
     spec = _fit_input(spec, dataset, from_file=bool(args.spec))
     check(spec)  # every problem at once, before any folder is made
     name = args.preset or (spec.name if args.spec else "ae")

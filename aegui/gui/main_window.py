@@ -254,7 +254,7 @@ class MainWindow(QMainWindow):
         self._run = self.state.add_run(spec.name)
         self.dashboard.clear()
         self.state.set_locked(True)
-        if self.controller.start(spec, self.state.dataset):
+        if self.controller.start(spec, self.state.training_dataset()):
             self.tabs.setCurrentWidget(self.dashboard)
         else:
             self.state.set_locked(False)

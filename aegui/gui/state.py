@@ -9,6 +9,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
@@ -50,6 +52,7 @@ class AppState(QObject):
     datasetChanged = Signal(object)  # Dataset
     runsChanged = Signal()
     lockedChanged = Signal(bool)  # spec read-only while training
+    holdoutChanged = Signal(object)  # the label trained without (int), or None
 
     def __init__(self, spec: AutoencoderSpec | None = None, dataset: Dataset | None = None,
                  parent: QObject | None = None):
@@ -58,6 +61,7 @@ class AppState(QObject):
         self._dataset = dataset
         self._issues = validate(self._spec)
         self._locked = False
+        self._holdout: int | None = None
         self.undo_stack = QUndoStack(self)
         self.runs: list[RunRecord] = []
 
@@ -100,16 +104,50 @@ class AppState(QObject):
     def set_dataset(self, dataset: Dataset) -> None:
         """Make ``dataset`` current and fit the spec's input to it (one undoable edit)."""
         self._dataset = dataset
+        if self._holdout is not None:
+            self._holdout = None
+            self.holdoutChanged.emit(None)
         spec = self._spec
         if (spec.input.kind, tuple(spec.input.shape)) != (dataset.kind, dataset.sample_shape) and not self._locked:
             fitted = fit_to_input(spec, dataset.kind, dataset.sample_shape, dataset.in_unit_range)
             self.edit_spec(fitted, f"fit input to {dataset.name}")
         self.datasetChanged.emit(dataset)
 
+    # --- a class held out of training (anomaly detection: learn "normal", score the rest) ----------
+    @property
+    def holdout(self) -> int | None:
+        return self._holdout
+
+    def set_holdout(self, label: int | None) -> None:
+        if self._locked or label == self._holdout:
+            return
+        self._holdout = label
+        self.holdoutChanged.emit(label)
+
+    def holdout_name(self) -> str:
+        ds, label = self._dataset, self._holdout
+        if label is None or ds is None:
+            return ""
+        return ds.label_names[label] if ds.label_names and label < len(ds.label_names) else str(label)
+
+    def training_index(self) -> np.ndarray | None:
+        """Rows of the dataset a run trains on: all (None), or all but the held-out class."""
+        ds = self._dataset
+        if self._holdout is None or ds is None or ds.labels is None:
+            return None
+        return np.flatnonzero(ds.labels != self._holdout)
+
+    def training_dataset(self) -> Dataset | None:
+        index = self.training_index()
+        if index is None:
+            return self._dataset
+        return self._dataset.subset(index, name=f"{self._dataset.name} without {self.holdout_name()}")
+
     # --- runs -------------------------------------------------------------------------------------
     def add_run(self, preset: str) -> RunRecord:
         name = f"run {len(self.runs) + 1}: {preset}"
-        record = RunRecord(name=name, preset=preset, dataset=self._dataset.name if self._dataset else "",
+        trained_on = self.training_dataset()
+        record = RunRecord(name=name, preset=preset, dataset=trained_on.name if trained_on else "",
                            started=time.time(), spec=self._spec.copy())
         self.runs.append(record)
         self.runsChanged.emit()

@@ -327,3 +327,12 @@ def test_kind_and_label_column_reach_the_importer(capsys, tmp_path):
     table.write_text("x,y,cls\n" + "".join(f"{i},{i * 2},{'ab'[i % 2]}\n" for i in range(20)))
     assert_user_error(["train", "--dataset", str(table), "--label-column", "nope", "--epochs", "1",
                        "--out", str(tmp_path / "b")], capsys, "no column named 'nope'")
+
+
+def test_without_class_trains_on_the_rest(capsys, tmp_path):
+    code, out, err = run_main(["train", "--without-class", "0", "--epochs", "1", "--limit", "300", "--quiet",
+                               "--out", str(tmp_path / "o")], capsys)
+    assert code == 0, err
+    assert json.loads(out.strip().splitlines()[-1])["dataset"] == "mnist5k without 0"
+    assert_user_error(["train", "--without-class", "12", "--limit", "300", "--out", str(tmp_path / "p")],
+                      capsys, "--without-class 12", "0, 1, 2")

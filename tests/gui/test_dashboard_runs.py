@@ -153,3 +153,30 @@ def test_the_dashboard_gets_its_reference_band_when_a_run_starts(qtbot):
     d.clear()
     assert d.loss.band is not None and d.loss.reference_label.toolTip().startswith("Reference")
     d.shutdown()
+
+
+def test_a_class_held_out_of_training_is_found_as_the_anomaly(qtbot, make_window):
+    window = make_window()
+    state, panel = window.state, window.data_panel
+    index = panel.holdout_combo.findData(0)
+    panel.holdout_combo.setCurrentIndex(index)
+    panel.holdout_combo.activated.emit(index)
+    assert state.holdout == 0
+    trained_on = state.training_dataset()
+    assert len(trained_on) == len(state.dataset) - int((state.dataset.labels == 0).sum())
+    assert 0 not in set(trained_on.labels.tolist())
+    anomaly = window.dashboard.anomaly
+    assert anomaly.combo.currentData() == 0  # the held-out class is selected as the anomaly
+
+    spec = state.spec
+    spec.train.epochs = 3
+    state.edit_spec(spec, "3 epochs")
+    with qtbot.waitSignal(window.controller.finished, timeout=120_000):
+        window.train()
+    assert state.runs[-1].dataset == "mnist5k without 0"
+    window.dashboard.tabs.setCurrentWidget(anomaly)
+    qtbot.waitUntil(lambda: anomaly.auc is not None, timeout=30_000)
+    held = int((state.dataset.labels == 0).sum())
+    assert int(anomaly.is_anomaly.sum()) == held  # every sample of the unseen class is scored
+    assert anomaly.auc > 0.6, anomaly.auc  # an unseen digit reconstructs worse than seen ones
+    panel.limit_spin.setValue(0)

@@ -91,6 +91,7 @@ class AnomalyPanel(WeightsWhenShown, QWidget):
         self.combo.currentIndexChanged.connect(lambda _: self._score())
         if state is not None:
             state.datasetChanged.connect(self._on_dataset)
+            state.holdoutChanged.connect(self._on_holdout)
         self._fill_combo()
 
     # --- what counts as an anomaly ----------------------------------------------------------
@@ -103,6 +104,13 @@ class AnomalyPanel(WeightsWhenShown, QWidget):
         for bars in (self.normal_bars, self.anomaly_bars):
             bars.setData([], [])
         self._fill_combo()
+
+    def _on_holdout(self, label) -> None:
+        """The class kept out of training is the natural anomaly: select it."""
+        if label is not None:
+            index = self.combo.findData(int(label))
+            if index >= 0:
+                self.combo.setCurrentIndex(index)
 
     def _fill_combo(self) -> None:
         ds = self.state.dataset if self.state is not None else None
@@ -128,10 +136,21 @@ class AnomalyPanel(WeightsWhenShown, QWidget):
                                 "trained on to score it.")
             return
         model = InferenceModel(spec, state_dict)
-        _, val = split_indices(len(ds), spec.train.val_fraction, spec.train.seed)
-        where = "validation"
-        if len(val) == 0:
-            val, where = np.arange(len(ds)), "all"
+        kept = self.state.training_index()
+        if kept is None:
+            _, val = split_indices(len(ds), spec.train.val_fraction, spec.train.seed)
+            where = "validation"
+            if len(val) == 0:
+                val, where = np.arange(len(ds)), "all"
+            scored = f"{min(len(val), MAX_SAMPLES):,} {where} samples of {ds.name}"
+        else:
+            # Trained without one class: score the run's own validation rows (as the trainer split the
+            # subset) and every sample of the class it never saw; none of them was trained on.
+            _, val_in_subset = split_indices(len(kept), spec.train.val_fraction, spec.train.seed)
+            held = np.flatnonzero(ds.labels == self.state.holdout)
+            val = np.sort(np.concatenate([kept[val_in_subset], held]))
+            scored = (f"{len(val):,} samples of {ds.name} ({len(val_in_subset):,} validation, {len(held):,} of "
+                      f"class {self.state.holdout_name()}, held out of training)")
         if len(val) > MAX_SAMPLES:
             val = val[np.linspace(0, len(val) - 1, MAX_SAMPLES).astype(int)]
         self.index = val
@@ -143,7 +162,7 @@ class AnomalyPanel(WeightsWhenShown, QWidget):
         self.worst_label.setText("Worst reconstructed: " + ("top input, bottom reconstruction" if x.ndim == 4
                                  else "input in black, reconstruction in blue"))
         self.worst_caption.setText("errors: " + ", ".join(f"{e:.3g}" for e in np.sort(self.errors)[::-1][:WORST]))
-        self.status.setText(f"{len(val):,} {where} samples of {ds.name} scored with the weights of {spec.name} "
+        self.status.setText(f"{scored} scored with the weights of {spec.name} "
                             "(updated after every epoch).")
         self._score()
 

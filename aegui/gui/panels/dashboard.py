@@ -239,7 +239,7 @@ class TrainingDashboard(QWidget):
         self._configured = False
         self._configure_from_spec()
         if self.state is not None:
-            band, why = find_band(self.state.spec, self.state.dataset)
+            band, why = find_band(self.state.spec, self.state.training_dataset())
             self.loss.set_reference(band, why)
         else:
             self.loss.set_reference(None)

@@ -63,6 +63,11 @@ class DataPanel(QWidget):
         self.limit_spin.setRange(0, 10_000_000)
         self.limit_spin.setSpecialValueText("all")
         self.limit_spin.setToolTip("Keep a stratified subsample of this many samples (0: all)")
+        self.holdout_combo = QComboBox()
+        self.holdout_combo.setObjectName("holdoutCombo")
+        self.holdout_combo.setToolTip("Train on every class but this one; the Anomalies tab then scores how "
+                                      "well reconstruction error finds the class the model never saw")
+        self.holdout_combo.activated.connect(lambda i: state.set_holdout(self.holdout_combo.itemData(i)))
         self.file_button = QPushButton("Import file…")
         self.file_button.setToolTip("A .npy/.npz array, a CSV table, or MNIST-format IDX files")
         self.folder_button = QPushButton("Import folder…")
@@ -100,11 +105,15 @@ class DataPanel(QWidget):
         row.addWidget(self.builtin_combo, 1)
         row.addWidget(QLabel("Limit"))
         row.addWidget(self.limit_spin)
+        holdout_row = QHBoxLayout()
+        holdout_row.addWidget(QLabel("Train without"))
+        holdout_row.addWidget(self.holdout_combo, 1)
         buttons = QHBoxLayout()
         buttons.addWidget(self.file_button)
         buttons.addWidget(self.folder_button)
         layout = QVBoxLayout(self)
         layout.addLayout(row)
+        layout.addLayout(holdout_row)
         layout.addLayout(buttons)
         layout.addWidget(hint)
         layout.addWidget(self.loading_label)
@@ -113,6 +122,7 @@ class DataPanel(QWidget):
         layout.addWidget(self.previews, 1)
         state.datasetChanged.connect(self._show)
         state.lockedChanged.connect(self._on_locked)
+        state.holdoutChanged.connect(self._show_holdout)
         if state.dataset is not None:
             self._show(state.dataset)
 
@@ -130,7 +140,7 @@ class DataPanel(QWidget):
 
     def _on_locked(self, locked: bool) -> None:
         """The run trains on the dataset it started with: no other may be loaded until it ends."""
-        for widget in (self.builtin_combo, self.limit_spin, self.file_button, self.folder_button):
+        for widget in (self.builtin_combo, self.limit_spin, self.file_button, self.folder_button, self.holdout_combo):
             widget.setEnabled(not locked)
         self.setAcceptDrops(not locked)
         self.hint.setText("Training is running: the dataset is fixed until it ends." if locked
@@ -183,7 +193,23 @@ class DataPanel(QWidget):
             self.load(urls[0].toLocalFile())
 
     # --- display ----------------------------------------------------------------------------------
+    def _fill_holdout(self, dataset: Dataset) -> None:
+        combo = self.holdout_combo
+        combo.clear()
+        combo.addItem("(no class: train on all)", None)
+        if dataset.labels is not None:
+            names = dataset.label_names
+            for value in np.unique(dataset.labels).tolist():
+                combo.addItem(f"class {names[value] if names and value < len(names) else value}", int(value))
+        combo.setEnabled(dataset.labels is not None and not self.state.locked)
+        self._show_holdout(self.state.holdout)
+
+    def _show_holdout(self, label) -> None:
+        index = 0 if label is None else self.holdout_combo.findData(int(label))
+        self.holdout_combo.setCurrentIndex(max(index, 0))
+
     def _show(self, dataset: Dataset) -> None:
+        self._fill_holdout(dataset)
         index = self.builtin_combo.findData(dataset.name)
         if index >= 0:
             self.builtin_combo.setCurrentIndex(index)
