@@ -245,3 +245,19 @@ def test_the_closing_report_keeps_the_last_step_figures(dashboard, qapp):
     assert labels["grad"].text() == "grad norm 3.25"
     assert labels["loss"].text().startswith("loss 3")
     assert "finished in" in labels["eta"].text() or "completed" in labels["eta"].text()
+
+
+def test_a_live_change_retires_the_reference_band(dashboard, qapp):
+    import numpy as np
+
+    from aegui.gui.dashboard.reference import ReferenceBand
+
+    epochs = np.arange(1, 4, dtype=np.float64)
+    band = ReferenceBand("mnist5k", "ae", "total", epochs, epochs * 0 + 1, epochs * 0 + 2, "tip")
+    dashboard.loss.set_reference(band)
+    feed(dashboard, [simple(5)])
+    assert dashboard.loss.band is band
+    feed(dashboard, [simple(10, live_changes={"lr": 0.01})])
+    assert dashboard.loss.band is None
+    assert "changed while training" in dashboard.loss.reference_label.toolTip()
+    draw(dashboard, qapp)

@@ -251,6 +251,10 @@ class TrainingDashboard(QWidget):
             self._configure_from_report(report)
         if report.reconstructions is not None and report.phase == "train":
             self.ring.admit(report.step, report.reconstructions, report.corrupted)
+        if report.live_changes and self.loss.band is not None:
+            # The band measured stock settings; after a live change this run is no longer that run.
+            self.loss.set_reference(None, "a setting was changed while training, so the stock preset's "
+                                          "losses no longer compare")
         self._newest = report
         self.schedule.new_report()
         if not self._timer.isActive():
