@@ -153,7 +153,16 @@ def fit_to_input(spec: AutoencoderSpec, kind: str, shape: tuple[int, ...], unit_
 
 
 def fitting_patch(kind: str, shape: tuple[int, ...], preferred: int) -> int:
-    """The patch size nearest ``preferred`` that tiles the input exactly (1 always does)."""
+    """The patch size nearest ``preferred`` that tiles the input exactly (1 always does), among those
+    giving a workable number of tokens (4 to 1,024): one token leaves attention nothing to attend to,
+    as 13 would on a 13x13 image, where 1-pixel patches (169 tokens) still work."""
     sizes = shape[1:] if kind == "image" else shape[:1]
     fits = [p for p in range(1, max(sizes) + 1) if all(s % p == 0 for s in sizes)]
-    return min(fits, key=lambda p: (abs(p - preferred), -p))
+
+    def tokens(p: int) -> int:
+        n = 1
+        for s in sizes:
+            n *= s // p
+        return n
+
+    return min(fits, key=lambda p: (not 4 <= tokens(p) <= 1024, abs(p - preferred), -p))

@@ -179,3 +179,12 @@ def test_contractive_penalty_lowers_the_jacobian_norm(mnist_small):
         assert has_term == (weight > 0)
         norms[weight] = O.jacobian_norm(trainer.model, val_images(trainer))
     assert norms[1.0] < CONTRACTIVE_MAX_RATIO * norms[0.0], norms
+
+
+def test_attention_on_a_prime_sized_image_still_gets_several_tokens():
+    from aegui.core.models import build_model
+    from aegui.core.presets import fit_to_input
+
+    spec = fit_to_input(get_preset("attention"), "image", (1, 13, 13))
+    assert spec.attention.patch_size == 1  # 169 one-pixel tokens, not one 13x13 token
+    assert build_model(spec).tokens.n_tokens == 169
