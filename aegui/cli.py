@@ -6,7 +6,6 @@ stderr and exit code 2. The last line of stdout of ``train`` is one JSON object.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import os
@@ -150,17 +149,15 @@ def _json_safe(value):
 
 def _without_class(dataset, which: str):
     """The dataset less one class, named by its label name or number."""
-    import numpy as np
-
     if dataset.labels is None:
         raise CliError(f"--without-class {which}: dataset '{dataset.name}' has no labels")
-    names = dataset.label_names or []
-    present = np.unique(dataset.labels).tolist()
-    label = names.index(which) if which in names else (int(which) if which.lstrip("-").isdigit() else None)
-    if label not in present:
-        shown = ", ".join(names[v] if v < len(names) else str(v) for v in present)
+    label = dataset.find_label(which)
+    if label is None:
+        import numpy as np
+
+        shown = ", ".join(dataset.label_name(v) for v in np.unique(dataset.labels).tolist())
         raise CliError(f"--without-class {which}: no such class in '{dataset.name}'; its classes are {shown}")
-    return dataset.subset(np.flatnonzero(dataset.labels != label), name=f"{dataset.name} without {which}")
+    return dataset.without_label(label)
 
 
 def _fresh_run_folder(name: str) -> Path:
@@ -173,30 +170,29 @@ def _fresh_run_folder(name: str) -> Path:
     return out
 
 
-def interrupted(control) -> bool:
-    return getattr(control, "interrupted", False)
+class StopOnInterrupt:
+    """While entered, the first Ctrl-C stops training cooperatively, so the weights so far, the
+    history and the summary line are still written; a second one interrupts at once."""
 
+    def __init__(self, control) -> None:
+        self.control = control
+        self.hit = False  # whether Ctrl-C stopped the run
+        self._previous = None
 
-@contextlib.contextmanager
-def _stop_on_interrupt(control):
-    """The first Ctrl-C stops training cooperatively, so the weights so far, the history and the
-    summary line are still written; a second one interrupts at once."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.getsignal(signal.SIGINT)
-
-    def first_interrupt(signum, frame):
+    def _first_interrupt(self, signum, frame) -> None:
         print("\nstopping after this step (Ctrl-C again to abort)", file=sys.stderr)
-        control.interrupted = True
-        control.stop()
+        self.hit = True
+        self.control.stop()
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
-    signal.signal(signal.SIGINT, first_interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    def __enter__(self) -> "StopOnInterrupt":
+        if threading.current_thread() is threading.main_thread():  # only there may signals be handled
+            self._previous = signal.signal(signal.SIGINT, self._first_interrupt)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
 
 
 def cmd_train(args) -> int:
@@ -208,16 +204,16 @@ def cmd_train(args) -> int:
     import numpy as np
 
     from .core.control import TrainControl
-    from .core.validation import check
+    from .core.validation import check, seed_problem
 
     control = TrainControl()
     spec = _spec_from_args(args)
     if args.spec:
         check(spec)  # all of a spec file's own problems first, before it is compared with the data
-    seed = spec.train.seed
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 64:
-        # The data split uses the seed before the whole spec is validated (it needs the data's shape).
-        raise CliError(f"seed {seed}: must be a whole number from 0 to 2**64 - 1")
+    # The data split uses the seed before the whole spec can be validated (that needs the data's shape).
+    problem = seed_problem(spec.train.seed)
+    if problem:
+        raise CliError(f"seed {spec.train.seed}: {problem}")
     try:
         label_column = args.label_column
         if label_column is not None and label_column.lstrip("-").isdigit():
@@ -244,7 +240,8 @@ def cmd_train(args) -> int:
         raise CliError(f"cannot write into {out}: {exc.strerror or exc} ({getattr(exc, 'filename', '')})") from None
     bar = ProgressBar(not args.quiet)
     started = time.perf_counter()
-    with history, _stop_on_interrupt(control):
+    interrupt = StopOnInterrupt(control)
+    with history, interrupt:
         written = 0
         for report in trainer.run():
             bar.update(report)
@@ -283,7 +280,7 @@ def cmd_train(args) -> int:
     print(json.dumps({k: _json_safe(v) for k, v in summary.items()}))
     if result.stop_reason == "non_finite":
         return 1
-    return 130 if interrupted(control) else 0
+    return 130 if interrupt.hit else 0
 
 
 def cmd_presets(args) -> int:

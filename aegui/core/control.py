@@ -10,6 +10,8 @@ import threading
 
 # The values a user may change while training runs; they apply at the next step.
 LIVE_VALUES = ("lr", "beta", "noise_level", "sparsity_weight")
+LIVE_VALUE_WORDS = {"lr": "learning rate", "beta": "β", "noise_level": "noise level",
+                    "sparsity_weight": "sparsity weight"}
 
 
 class TrainControl:

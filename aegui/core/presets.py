@@ -166,3 +166,25 @@ def fitting_patch(kind: str, shape: tuple[int, ...], preferred: int) -> int:
         return n
 
     return min(fits, key=lambda p: (not 4 <= tokens(p) <= 1024, abs(p - preferred), -p))
+
+
+# Settings that change how a run is reported or how long it lasts, not what an epoch reaches.
+IGNORED_TRAIN_FIELDS = ("epochs", "device", "seed", "report_interval_s", "report_every_steps", "snapshot_size")
+
+
+def _comparable(spec: AutoencoderSpec) -> AutoencoderSpec:
+    out = spec.copy()
+    defaults = type(out.train)()
+    for name in IGNORED_TRAIN_FIELDS:
+        setattr(out.train, name, getattr(defaults, name))
+    out.description = ""
+    return out
+
+
+def is_stock_preset(spec: AutoencoderSpec, dataset) -> bool:
+    """Whether ``spec`` is its named preset, fitted to ``dataset``, with only run-length and reporting
+    settings changed: the reference losses compare with it, and its description still holds."""
+    if spec.name not in PRESETS:
+        return False
+    stock = fit_to_input(get_preset(spec.name), dataset.kind, dataset.sample_shape, dataset.in_unit_range)
+    return _comparable(stock) == _comparable(spec)

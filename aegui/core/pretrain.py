@@ -16,7 +16,7 @@ from torch.nn import functional as F
 from . import objectives as obj
 from .models.common import Encoded
 from .reports import EPOCH, PAUSED, PROGRESS, Report
-from .step import make_optimizer
+from .step import all_finite, make_optimizer, param_groups
 
 if TYPE_CHECKING:
     from .trainer import Trainer
@@ -39,18 +39,6 @@ def _stage_loss(trainer: "Trainer", k: int, enc, dec, x: torch.Tensor) -> torch.
     return F.mse_loss(out.float(), below, reduction="none").sum(dim=1).mean()
 
 
-def _groups(spec, params: list[torch.Tensor]) -> list[dict]:
-    """Weights and biases with their own L2 decay, as ``step.param_groups`` makes them for the model."""
-    reg = spec.train.regularization
-    l2 = reg.decay == "l2"
-    weights = [p for p in params if p.ndim > 1]
-    biases = [p for p in params if p.ndim <= 1]
-    groups = [{"params": weights, "weight_decay": reg.weight_decay if l2 else 0.0}]
-    if biases:
-        groups.append({"params": biases, "weight_decay": reg.bias_decay if l2 else 0.0})
-    return groups
-
-
 def pretrain_stages(trainer: "Trainer") -> Iterator[Report]:
     """Train each (encoder layer, decoder layer) pair in turn, yielding reports like the trainer's.
 
@@ -66,7 +54,7 @@ def pretrain_stages(trainer: "Trainer") -> Iterator[Report]:
         phase = f"pretrain {k + 1}/{len(stages)}"
         params = list({id(p): p for p in list(enc.parameters()) + list(dec.parameters())}.values())
         # The run's own optimiser, decay and clipping settings, as fine-tuning uses them.
-        optimizer = make_optimizer(spec, _groups(spec, params), trainer.live["lr"])
+        optimizer = make_optimizer(spec, param_groups(spec, params), trainer.live["lr"])
         clip = spec.train.regularization.grad_clip
         for epoch in range(epochs):
             order = torch.randperm(trainer.n_train, generator=trainer.generator, device=trainer.generator.device)
@@ -96,8 +84,9 @@ def pretrain_stages(trainer: "Trainer") -> Iterator[Report]:
                     if not trainer.control.wait_while_paused():
                         return
                 trainer._apply_live_changes()  # a new learning rate applies at the next step here too
-                for group in optimizer.param_groups:
-                    group["lr"] = trainer.live["lr"]
+                if optimizer.param_groups[0]["lr"] != trainer.live["lr"]:
+                    for group in optimizer.param_groups:
+                        group["lr"] = trainer.live["lr"]
                 idx = order[b * trainer.batch_size:(b + 1) * trainer.batch_size]
                 loss = _stage_loss(trainer, k, enc, dec, trainer.to_float(trainer.train_x[idx]))
                 optimizer.zero_grad(set_to_none=True)
@@ -112,8 +101,7 @@ def pretrain_stages(trainer: "Trainer") -> Iterator[Report]:
                 last_step = b == trainer.steps_per_epoch - 1
                 if now - last >= spec.train.report_interval_s or last_step:
                     value = float(acc) / steps  # one host sync per report, as in the trainer
-                    params_ok = all(bool(p.detach().isfinite().all()) for p in params)
-                    if not (math.isfinite(value) and params_ok):
+                    if not (math.isfinite(value) and all_finite(params)):
                         model.load_state_dict(good_state)
                         message = (trainer._nan_message(done_steps) + f" (pretraining layer {k + 1}); "
                                    "the last good weights were restored")

@@ -5,6 +5,8 @@ and are summed into accumulators that the trainer reads once per report.
 """
 from __future__ import annotations
 
+from typing import Iterable
+
 import torch
 
 from . import objectives as obj
@@ -29,12 +31,19 @@ def active_terms(spec: AutoencoderSpec) -> tuple[str, ...]:
     return tuple(t for t in TERMS if flags[t])
 
 
-def split_decay_params(model: torch.nn.Module) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+def split_decay_params(params: Iterable[torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     """(weights, biases): 1-D parameters (biases, norm scales) decay with the bias setting."""
     weights, biases = [], []
-    for p in model.parameters():
+    for p in params:
         (biases if p.ndim <= 1 else weights).append(p)
     return weights, biases
+
+
+def all_finite(tensors: Iterable[torch.Tensor]) -> bool:
+    """Whether every element is finite, with one host read. A sum per tensor is a fast reduction and
+    NaN or inf anywhere makes it non-finite; ``isfinite().all()`` per tensor cost ~2 ms a report here."""
+    sums = [t.detach().sum() for t in tensors]
+    return not sums or bool(torch.stack(sums).sum().isfinite())
 
 
 def objective_loss(model: Autoencoder, spec: AutoencoderSpec, x_clean: torch.Tensor, x_in: torch.Tensor,
@@ -95,9 +104,10 @@ def make_optimizer(spec: AutoencoderSpec, params_groups: list[dict], lr: float) 
     return torch.optim.SGD(params_groups, lr=lr, momentum=0.9)
 
 
-def param_groups(spec: AutoencoderSpec, model: torch.nn.Module) -> list[dict]:
+def param_groups(spec: AutoencoderSpec, params: Iterable[torch.Tensor]) -> list[dict]:
+    """Optimiser groups for ``params`` (a model's, or one pretraining stage's) with the spec's L2 decay."""
     reg = spec.train.regularization
-    weights, biases = split_decay_params(model)
+    weights, biases = split_decay_params(params)
     l2 = reg.decay == "l2"
     weight_decay = reg.weight_decay if l2 else 0.0
     bias_decay = reg.bias_decay if l2 else 0.0

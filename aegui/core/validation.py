@@ -244,7 +244,7 @@ def _check_objective(issues: Issues, spec: AutoencoderSpec) -> None:
         _positive(issues, "objective.adversarial.hidden_units", ad.hidden_units)
         if ad.weight < 0:
             issues.append(("objective.adversarial.weight", f"must not be negative; it is {ad.weight}"))
-        if not (math.isfinite(ad.disc_lr) and ad.disc_lr > 0):
+        if ad.disc_lr <= 0:  # NaN and infinity are named by _non_finite_numbers
             issues.append(("objective.adversarial.disc_lr", f"must be above 0; it is {ad.disc_lr}"))
         if va.enabled:
             issues.append(("objective.adversarial.enabled", "choose one way to match the prior: variational or adversarial, not both"))
@@ -265,11 +265,11 @@ def _check_train(issues: Issues, spec: AutoencoderSpec) -> None:
     tr = spec.train
     _positive(issues, "train.epochs", tr.epochs)
     _positive(issues, "train.batch_size", tr.batch_size)
-    if not (math.isfinite(tr.lr) and tr.lr > 0):
+    if tr.lr <= 0:  # NaN and infinity are named by _non_finite_numbers
         issues.append(("train.lr", f"the learning rate must be above 0; it is {tr.lr}"))
-    # numpy refuses negative seeds and torch refuses seeds from 2**64 up.
-    if isinstance(tr.seed, bool) or not isinstance(tr.seed, int) or not 0 <= tr.seed < 2 ** 64:
-        issues.append(("train.seed", f"must be a whole number from 0 to 2**64 - 1; it is {tr.seed}"))
+    problem = seed_problem(tr.seed)
+    if problem:
+        issues.append(("train.seed", problem))
     _choice(issues, "train.optimizer", tr.optimizer, OPTIMIZERS)
     _choice(issues, "train.lr_schedule", tr.lr_schedule, LR_SCHEDULES)
     if not 0.0 <= tr.val_fraction <= 0.9:
@@ -289,6 +289,13 @@ def _check_train(issues: Issues, spec: AutoencoderSpec) -> None:
     for name in ("weight_decay", "bias_decay", "grad_clip"):
         if getattr(reg, name) < 0:
             issues.append((f"train.regularization.{name}", f"must not be negative; it is {getattr(reg, name)}"))
+
+
+def seed_problem(seed) -> str:
+    """What is wrong with a seed, or '': numpy refuses negative seeds and torch those from 2**64 up."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 64:
+        return f"must be a whole number from 0 to 2**64 - 1; it is {seed}"
+    return ""
 
 
 def _non_finite_numbers(obj, prefix: str = "") -> Issues:

@@ -163,3 +163,16 @@ def test_user_folder_is_untouched_by_a_full_load(tmp_path):
     assert len(loaded) == 20 and loaded.labels is not None
     after = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
     assert after == before
+
+
+def test_label_names_lookup_and_leaving_a_class_out():
+    from aegui.core.data import load_dataset
+
+    ds = load_dataset("signals", limit=200)
+    anomalous = ds.find_label("anomalous")
+    assert anomalous is not None and ds.label_name(anomalous) == "anomalous"
+    assert ds.find_label(str(anomalous)) == anomalous and ds.find_label("nope") is None
+    rest = ds.without_label(anomalous)
+    assert anomalous not in set(rest.labels.tolist())
+    assert len(rest) == len(ds) - int((ds.labels == anomalous).sum())
+    assert rest.name == "signals without anomalous"

@@ -94,6 +94,25 @@ class Dataset:
             return x.astype(np.float32) / 255.0
         return np.asarray(x, dtype=np.float32)
 
+    def label_name(self, label: int) -> str:
+        """What label ``label`` is called: its name where the set has names, else the number."""
+        names = self.label_names
+        return names[label] if names and 0 <= label < len(names) else str(label)
+
+    def find_label(self, text: str) -> int | None:
+        """The label a person means by ``text`` (its name or its number), or None if there is none."""
+        if self.labels is None:
+            return None
+        present = np.unique(self.labels).tolist()
+        for label in present:
+            if text == self.label_name(label) or text == str(label):
+                return int(label)
+        return None
+
+    def without_label(self, label: int) -> "Dataset":
+        """Every sample but those of one class: anomaly experiments train on the rest and score all."""
+        return self.subset(np.flatnonzero(self.labels != label), name=f"{self.name} without {self.label_name(label)}")
+
     def subset(self, index: np.ndarray, name: str | None = None) -> "Dataset":
         """A new dataset holding the given rows; metadata is shared."""
         index = np.asarray(index)
