@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.data import DataError, load_dataset
+from ..core.control import LIVE_VALUE_WORDS
 from ..core.device import resolve_device
 from ..core.presets import fit_to_input, get_preset
 from ..core.serialize import SpecError
@@ -251,10 +252,11 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Cannot train: {blocker}", 5000)
             return
         spec = self.state.spec
-        self._run = self.state.add_run(spec.name)
-        self.dashboard.clear()
+        data = self.state.training_dataset()  # built once: with a class held out it is a copy
+        self._run = self.state.add_run(spec.name, data.name)
+        self.dashboard.clear(data)
         self.state.set_locked(True)
-        if self.controller.start(spec, self.state.training_dataset()):
+        if self.controller.start(spec, data):
             self.tabs.setCurrentWidget(self.dashboard)
         else:
             self.state.set_locked(False)
@@ -393,8 +395,9 @@ class MainWindow(QMainWindow):
         except ValueError as exc:
             self.statusBar().showMessage(str(exc), 5000)
             return
-        words = {"lr": "Learning rate", "beta": "β", "noise_level": "Noise level", "sparsity_weight": "Sparsity weight"}
-        self.statusBar().showMessage(f"{words.get(name, name)} set to {value:g}; applies at the next step", 4000)
+        words = LIVE_VALUE_WORDS.get(name, name)
+        self.statusBar().showMessage(f"{words[:1].upper()}{words[1:]} set to {value:g}; applies at the next step",
+                                     4000)
 
     def _update_actions(self) -> None:
         state = self.controller.state

@@ -126,9 +126,7 @@ class AppState(QObject):
 
     def holdout_name(self) -> str:
         ds, label = self._dataset, self._holdout
-        if label is None or ds is None:
-            return ""
-        return ds.label_names[label] if ds.label_names and label < len(ds.label_names) else str(label)
+        return "" if label is None or ds is None else ds.label_name(label)
 
     def training_index(self) -> np.ndarray | None:
         """Rows of the dataset a run trains on: all (None), or all but the held-out class."""
@@ -138,16 +136,18 @@ class AppState(QObject):
         return np.flatnonzero(ds.labels != self._holdout)
 
     def training_dataset(self) -> Dataset | None:
-        index = self.training_index()
-        if index is None:
+        """The data a run trains on (the engine's ``without_label`` when a class is held out)."""
+        if self._holdout is None or self._dataset is None or self._dataset.labels is None:
             return self._dataset
-        return self._dataset.subset(index, name=f"{self._dataset.name} without {self.holdout_name()}")
+        return self._dataset.without_label(self._holdout)
 
     # --- runs -------------------------------------------------------------------------------------
-    def add_run(self, preset: str) -> RunRecord:
+    def add_run(self, preset: str, dataset_name: str | None = None) -> RunRecord:
+        """A record for a run about to start on ``dataset_name`` (default: the current dataset's)."""
         name = f"run {len(self.runs) + 1}: {preset}"
-        trained_on = self.training_dataset()
-        record = RunRecord(name=name, preset=preset, dataset=trained_on.name if trained_on else "",
+        if dataset_name is None:
+            dataset_name = self._dataset.name if self._dataset else ""
+        record = RunRecord(name=name, preset=preset, dataset=dataset_name,
                            started=time.time(), spec=self._spec.copy())
         self.runs.append(record)
         self.runsChanged.emit()

@@ -118,11 +118,10 @@ class AnomalyPanel(WeightsWhenShown, QWidget):
         self.combo.clear()
         if ds is not None and ds.labels is not None:
             if ds.anomaly_labels:
-                names = ", ".join(ds.label_names[i] if ds.label_names else str(i) for i in ds.anomaly_labels)
+                names = ", ".join(ds.label_name(i) for i in ds.anomaly_labels)
                 self.combo.addItem(f"labelled anomalies ({names})", None)
             for value in np.unique(ds.labels):
-                name = ds.label_names[int(value)] if ds.label_names and int(value) < len(ds.label_names) else value
-                self.combo.addItem(f"class {name} as the anomaly", int(value))
+                self.combo.addItem(f"class {ds.label_name(int(value))} as the anomaly", int(value))
         else:
             self.combo.addItem("no labels: ROC AUC needs labelled anomalies", None)
         self.combo.blockSignals(False)

@@ -18,12 +18,10 @@ import numpy as np
 
 from ...core.data import DataError, Dataset
 from ...core.data.builtin import BUILTIN_DATASETS, resources_dir
-from ...core.presets import PRESETS, fit_to_input, get_preset
+from ...core.presets import is_stock_preset
 from ...core.spec import AutoencoderSpec
 
 REFERENCE_FILE = "reference_losses.json"
-# Settings that change how a run is reported or how long it lasts, not what an epoch reaches.
-IGNORED_TRAIN_FIELDS = ("epochs", "device", "seed", "report_interval_s", "report_every_steps", "snapshot_size")
 
 
 @dataclass
@@ -45,22 +43,6 @@ def load_references(path: str | None = None) -> dict:
         return json.loads(file.read_text())
     except (OSError, ValueError, DataError):
         return {}
-
-
-def _comparable(spec: AutoencoderSpec) -> AutoencoderSpec:
-    out = spec.copy()
-    defaults = type(out.train)()
-    for name in IGNORED_TRAIN_FIELDS:
-        setattr(out.train, name, getattr(defaults, name))
-    out.description = ""
-    return out
-
-
-def is_stock_preset(spec: AutoencoderSpec, dataset: Dataset) -> bool:
-    if spec.name not in PRESETS:
-        return False
-    stock = fit_to_input(get_preset(spec.name), dataset.kind, dataset.sample_shape, dataset.in_unit_range)
-    return _comparable(stock) == _comparable(spec)
 
 
 def find_band(spec: AutoencoderSpec | None, dataset: Dataset | None, term: str = "total",

@@ -15,12 +15,11 @@ from PySide6.QtWidgets import (
     QScrollArea, QSpinBox, QVBoxLayout, QWidget,
 )
 
-from ...core.presets import PRESETS, describe_presets, fit_to_input, get_preset
+from ...core.presets import PRESETS, describe_presets, fit_to_input, get_preset, is_stock_preset
 from ...core.spec import (
     ACTIVATIONS, DECAY_KINDS, FAMILIES, LIKELIHOODS, LR_SCHEDULES, NOISE_KINDS, OPTIMIZERS, POOLS, PRIORS, SPARSITY_KINDS,
     AutoencoderSpec, LayerSpec,
 )
-from ..dashboard.reference import is_stock_preset
 from ..widgets.diagram import ArchitectureDiagram
 from ..widgets.layer_table import LayerTable
 from .model_summary import summarize
@@ -519,15 +518,7 @@ def unused_paths(spec: AutoencoderSpec) -> set[str]:
 def live_paths_in_use(spec: AutoencoderSpec) -> set[str]:
     """The live-tunable fields this model's objective reads: only these stay editable while it trains
     (a β for a model with no KL term would be accepted, marked on the plot, and change nothing)."""
-    o = spec.objective
-    used = {"train.lr"}
-    if spec.is_variational:
-        used.add("objective.variational.beta")
-    if o.noise.kind != "none":
-        used.add("objective.noise.level")
-    if o.sparsity.kind != "none":
-        used.add("objective.sparsity.weight")
-    return used
+    return set(LIVE_PATHS) - unused_paths(spec)
 
 
 def retarget_family_layers(spec: AutoencoderSpec) -> None:

@@ -228,8 +228,9 @@ class TrainingDashboard(QWidget):
         self.ring.configure(report.epochs_total * report.steps_per_epoch)
 
     # --- feeding -------------------------------------------------------------------------------
-    def clear(self) -> None:
-        """Forget the last run's curves and pictures; a new run is about to start."""
+    def clear(self, dataset=None) -> None:
+        """Forget the last run's curves and pictures; a new run is about to start on ``dataset``
+        (default: the current dataset)."""
         self.recorder.clear()
         self.ring.clear()
         for panel in (self.loss, self.recon, self.stats, self.sparsity, self.vae, self.weights, self.attention):
@@ -239,7 +240,7 @@ class TrainingDashboard(QWidget):
         self._configured = False
         self._configure_from_spec()
         if self.state is not None:
-            band, why = find_band(self.state.spec, self.state.training_dataset())
+            band, why = find_band(self.state.spec, dataset if dataset is not None else self.state.dataset)
             self.loss.set_reference(band, why)
         else:
             self.loss.set_reference(None)

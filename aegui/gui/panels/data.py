@@ -34,9 +34,7 @@ def describe(dataset: Dataset) -> str:
     lines.append(f"values {lo:.3g} to {hi:.3g}" + (" (stored as 0-255, scaled to 0-1)" if dataset.is_uint8 else ""))
     if dataset.labels is not None:
         classes, counts = np.unique(dataset.labels, return_counts=True)
-        names = dataset.label_names
-        shown = ", ".join(f"{names[c] if names and 0 <= c < len(names) else c}: {n}" for c, n in
-                          zip(classes[:12].tolist(), counts[:12].tolist()))
+        shown = ", ".join(f"{dataset.label_name(c)}: {n}" for c, n in zip(classes[:12].tolist(), counts[:12].tolist()))
         more = f" … ({len(classes)} classes)" if len(classes) > 12 else ""
         lines.append(f"labels: {shown}{more}")
     if dataset.credit:
@@ -140,8 +138,10 @@ class DataPanel(QWidget):
 
     def _on_locked(self, locked: bool) -> None:
         """The run trains on the dataset it started with: no other may be loaded until it ends."""
-        for widget in (self.builtin_combo, self.limit_spin, self.file_button, self.folder_button, self.holdout_combo):
+        for widget in (self.builtin_combo, self.limit_spin, self.file_button, self.folder_button):
             widget.setEnabled(not locked)
+        dataset = self.state.dataset
+        self.holdout_combo.setEnabled(not locked and dataset is not None and dataset.labels is not None)
         self.setAcceptDrops(not locked)
         self.hint.setText("Training is running: the dataset is fixed until it ends." if locked
                           else "Drop a file or folder here to import it.")
@@ -198,9 +198,8 @@ class DataPanel(QWidget):
         combo.clear()
         combo.addItem("(no class: train on all)", None)
         if dataset.labels is not None:
-            names = dataset.label_names
             for value in np.unique(dataset.labels).tolist():
-                combo.addItem(f"class {names[value] if names and value < len(names) else value}", int(value))
+                combo.addItem(f"class {dataset.label_name(value)}", int(value))
         combo.setEnabled(dataset.labels is not None and not self.state.locked)
         self._show_holdout(self.state.holdout)
 
@@ -220,8 +219,7 @@ class DataPanel(QWidget):
         samples = dataset.as_float(pick)
         labels = None
         if dataset.labels is not None:
-            names = dataset.label_names
-            labels = [names[v] if names and 0 <= v < len(names) else str(v) for v in dataset.labels[pick].tolist()]
+            labels = [dataset.label_name(v) for v in dataset.labels[pick].tolist()]
         if dataset.kind == "image":
             levels = (0.0, 1.0) if dataset.is_uint8 else None
             self.preview.set_samples(samples, labels=labels, levels=levels)
