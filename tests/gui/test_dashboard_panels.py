@@ -261,3 +261,13 @@ def test_a_live_change_retires_the_reference_band(dashboard, qapp):
     assert dashboard.loss.band is None
     assert "changed while training" in dashboard.loss.reference_label.toolTip()
     draw(dashboard, qapp)
+
+
+def test_the_empty_loss_plot_says_what_will_appear(dashboard, qapp):
+    placeholder = dashboard.loss._placeholder
+    assert placeholder.isVisible() and "once training starts" in placeholder.textItem.toPlainText()
+    feed(dashboard, [simple(5)])
+    draw(dashboard, qapp)
+    assert not placeholder.isVisible()
+    dashboard.clear()
+    assert placeholder.isVisible()

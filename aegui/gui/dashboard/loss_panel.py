@@ -104,6 +104,8 @@ class LossPanel(QWidget):
         self._settings = 0  # bumped when units, smoothing or log mode change: everything redraws
         self._markers: list[pg.InfiniteLine] = []
         self._marker_state = None
+        self._placeholder: pg.TextItem | None = None
+        self._show_placeholder(True)
         self._run_length = (1, 1)  # (epochs_total, steps_per_epoch)
         self._x_range = None
         self.x_combo.currentTextChanged.connect(self._on_settings)
@@ -137,9 +139,19 @@ class LossPanel(QWidget):
         self.recorder.set_smoothing(value / 100)
         self._on_settings()
 
+    def _show_placeholder(self, on: bool) -> None:
+        """Before any loss arrives the axes alone look like data; say what will appear instead."""
+        if self._placeholder is None:
+            # Parented to the view box, not added to it: placed in pixels, untouched by the log axis.
+            self._placeholder = pg.TextItem("The losses appear here once training starts.", color="#888888")
+            self._placeholder.setParentItem(self.plot.getViewBox())
+            self._placeholder.setPos(12, 8)
+        self._placeholder.setVisible(on)
+
     # --- a run --------------------------------------------------------------------------------
     def clear(self) -> None:
         """Empty every curve for a new run; items and check boxes are kept for the terms that return."""
+        self._show_placeholder(True)
         for curve in self.curves.values():
             curve.setData([], [])
         for box in self.term_boxes.values():
@@ -173,6 +185,8 @@ class LossPanel(QWidget):
 
     # --- drawing -------------------------------------------------------------------------------
     def draw(self, report=None) -> None:
+        if self._placeholder.isVisible() and any(hist.n for hist in self.recorder.curves.values()):
+            self._show_placeholder(False)
         if report is not None and report.phase == "train":
             length = (max(report.epochs_total, 1), max(report.steps_per_epoch, 1))
             if length != self._run_length:
