@@ -57,7 +57,7 @@ def synthetic_report(i: int, rng: np.random.Generator, code_dim: int = 64, snaps
     x = rng.random((snapshot, 1, 28, 28), dtype=np.float32)
     code = rng.random((snapshot, code_dim), dtype=np.float32) * 0.2
     r = Report(
-        kind=kind, phase="train", step=step, epoch=int(epoch_progress), epoch_progress=epoch_progress,
+        kind=kind, step=step, epoch=int(epoch_progress), epoch_progress=epoch_progress,
         epochs_total=epochs_total, steps_per_epoch=STEPS_PER_EPOCH, samples_per_s=5000 + rng.normal(0, 100),
         elapsed_s=step / 40, losses={"total": recon + kl + sparsity, "recon": recon, "kl": kl, "sparsity": sparsity},
         device="cpu", lr=1e-3, beta=1.0, noise_level=0.3, sparsity_weight=1.0, grad_norm=float(rng.random() * 50),

@@ -1,27 +1,41 @@
-"""Writing and reading model weights (safetensors) with atomic replaces.
+"""Every file the user sees is written here, atomically, and nothing is ever a pickle.
 
-A crash mid-write must never leave a half-written file where a good one was,
-so everything is written beside the target and moved over it in one step.
+A crash mid-write must never leave a half-written file where a good one was, so
+``atomic_path`` hands out a temporary name beside the target and moves it over
+the target in one step once the writer has finished. Weights and any nested
+training state go to safetensors (tensors) plus JSON (everything else):
+``flatten_state`` splits a nested structure into the two, ``unflatten_state``
+puts it back together.
 """
 from __future__ import annotations
 
+import json
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
+import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
 from .spec import AutoencoderSpec
 
+_TENSOR = "__tensor__"  # JSON marker: this value is the named tensor in the companion file
+_NDARRAY = "__ndarray__"  # the same, for a numpy array (given back as numpy)
+_TUPLE = "__tuple__"
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it replaces ``path`` in one step."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
+        yield Path(tmp)
+        with open(tmp, "rb+") as f:  # flushed to disk before the rename makes it visible
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -29,21 +43,87 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         raise
 
 
-def save_weights(model: torch.nn.Module, path: str | Path, spec: AutoencoderSpec | None = None) -> None:
-    path = Path(path)
-    # safetensors refuses shared or strided storage: give it owned contiguous copies.
-    tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
-    metadata = {"format": "aegui-weights", "spec": spec.to_json()} if spec is not None else {"format": "aegui-weights"}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=metadata)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def save_tensors(tensors: dict[str, torch.Tensor], path: str | Path, metadata: dict[str, str] | None = None) -> None:
+    # safetensors refuses shared or strided storage: give it owned contiguous CPU copies.
+    owned = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
+    with atomic_path(path) as tmp:
+        save_file(owned, str(tmp), metadata=metadata)
+
+
+def save_weights(model_or_state: torch.nn.Module | dict, path: str | Path, spec: AutoencoderSpec | None = None) -> None:
+    state = model_or_state.state_dict() if isinstance(model_or_state, torch.nn.Module) else model_or_state
+    metadata = {"format": "aegui-weights"}
+    if spec is not None:
+        metadata["spec"] = spec.to_json()
+    save_tensors(state, path, metadata)
 
 
 def load_weights(model: torch.nn.Module, path: str | Path) -> None:
-    state = load_file(str(path))
-    model.load_state_dict(state)
+    model.load_state_dict(load_file(str(path)))
+
+
+# --- nested state <-> (JSON, tensors) ------------------------------------------------------------
+def flatten_state(value, tensors: dict[str, torch.Tensor] | None = None, prefix: str = "s"):
+    """(json_value, tensors): every tensor or numpy array in a nested dict/list/tuple becomes a
+    reference into ``tensors``; ints, floats (inf and NaN included), strings, bools and None stay."""
+    tensors = {} if tensors is None else tensors
+    if isinstance(value, torch.Tensor):
+        key = f"{prefix}"
+        tensors[key] = value.detach().to("cpu").contiguous().clone()
+        return {_TENSOR: key}, tensors
+    if isinstance(value, np.ndarray):
+        key = f"{prefix}"
+        tensors[key] = torch.from_numpy(np.ascontiguousarray(value).copy())
+        return {_NDARRAY: key}, tensors
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            # JSON keys are strings; optimiser states key parameters by int, so remember which were.
+            name = f"#{k}" if isinstance(k, int) and not isinstance(k, bool) else str(k)
+            out[name] = flatten_state(v, tensors, f"{prefix}.{name}")[0]
+        return out, tensors
+    if isinstance(value, (list, tuple)):
+        items = [flatten_state(v, tensors, f"{prefix}.{i}")[0] for i, v in enumerate(value)]
+        return ({_TUPLE: items} if isinstance(value, tuple) else items), tensors
+    if isinstance(value, (np.integer, np.floating, np.bool_)):
+        return value.item(), tensors
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value, tensors
+    raise TypeError(f"cannot store a {type(value).__name__} in a state file (only tensors, arrays and JSON values)")
+
+
+def unflatten_state(value, tensors: dict[str, torch.Tensor]):
+    if isinstance(value, dict):
+        if _TENSOR in value:
+            return tensors[value[_TENSOR]]
+        if _NDARRAY in value:
+            return tensors[value[_NDARRAY]].numpy()
+        if _TUPLE in value:
+            return tuple(unflatten_state(v, tensors) for v in value[_TUPLE])
+        return {(int(k[1:]) if k.startswith("#") else k): unflatten_state(v, tensors) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unflatten_state(v, tensors) for v in value]
+    return value
+
+
+def save_state(state: dict, folder: str | Path, stem: str) -> None:
+    """``stem.json`` (structure and scalars) and ``stem.safetensors`` (every tensor), both atomic."""
+    folder = Path(folder)
+    structure, tensors = flatten_state(state)
+    save_tensors(tensors, folder / f"{stem}.safetensors", {"format": "aegui-state"})
+    atomic_write_text(folder / f"{stem}.json", json.dumps(structure))
+
+
+def load_state(folder: str | Path, stem: str) -> dict:
+    folder = Path(folder)
+    structure = json.loads((folder / f"{stem}.json").read_text(encoding="utf-8"))
+    return unflatten_state(structure, load_file(str(folder / f"{stem}.safetensors")))

@@ -65,7 +65,7 @@ def pretrain_stages(trainer: "Trainer") -> Iterator[Report]:
 
             def report(kind: str, b: int, now: float, value: float, message: str, stop_reason=None) -> Report:
                 return Report(
-                    kind=kind, phase=phase, step=b, epoch=epoch + (kind == EPOCH),
+                    kind=kind, stage=k + 1, stages=len(stages), step=b, epoch=epoch + (kind == EPOCH),
                     epoch_progress=epoch + b / trainer.steps_per_epoch, epochs_total=epochs,
                     steps_per_epoch=trainer.steps_per_epoch,
                     samples_per_s=steps * trainer.batch_size / max(now - start, 1e-9),

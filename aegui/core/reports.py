@@ -7,6 +7,7 @@ snapshot batch, at most ``MAX_FILTERS`` filters, one value per code unit.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 
 import numpy as np
 import torch
@@ -14,8 +15,33 @@ import torch
 MAX_FILTERS = 64
 ACTIVE_THRESHOLD = 1e-2
 
-# Report kinds
-PROGRESS, EPOCH, PAUSED, FINISHED = "progress", "epoch", "paused", "finished"
+
+class ReportKind(str, Enum):
+    """What a report marks. A str enum, so ``report.kind == "epoch"`` still reads naturally."""
+
+    PROGRESS = "progress"
+    EPOCH = "epoch"
+    PAUSED = "paused"
+    FINISHED = "finished"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class StopReason(str, Enum):
+    """Why a run ended; written to run folders and shown to the user."""
+
+    COMPLETED = "completed"
+    STOPPED = "stopped"
+    EARLY_STOPPING = "early_stopping"
+    NON_FINITE = "non_finite"
+    FAILED = "failed"  # the run raised; set by whoever ran it, never by the trainer
+
+    def __str__(self) -> str:
+        return self.value
+
+
+PROGRESS, EPOCH, PAUSED, FINISHED = ReportKind.PROGRESS, ReportKind.EPOCH, ReportKind.PAUSED, ReportKind.FINISHED
 
 
 def to_numpy(t: torch.Tensor | None, limit: int | None = None) -> np.ndarray | None:
@@ -30,8 +56,7 @@ def to_numpy(t: torch.Tensor | None, limit: int | None = None) -> np.ndarray | N
 
 @dataclass
 class Report:
-    kind: str  # progress | epoch | paused | finished
-    phase: str  # "train", or "pretrain 1/3" during greedy layer-wise pretraining
+    kind: ReportKind
     step: int
     epoch: int  # completed epochs of the current phase
     epoch_progress: float  # fractional epochs, e.g. 2.25
@@ -70,7 +95,19 @@ class Report:
     capsule_lengths: np.ndarray | None = None  # (snapshot, capsules)
     live_changes: dict[str, float] = field(default_factory=dict)  # applied since the last report
     message: str = ""
-    stop_reason: str | None = None  # set on the finished report: completed, stopped, early_stopping, non_finite
+    stop_reason: StopReason | None = None  # set on the finished report, or on one that diverged
+    # Greedy layer-wise pretraining is stage k of K (1-based); fine-tuning is stage 0 of 0.
+    stage: int = 0
+    stages: int = 0
+
+    @property
+    def pretraining(self) -> bool:
+        return self.stage > 0
+
+    @property
+    def phase(self) -> str:
+        """For people: "train", or "pretrain k/K" during greedy pretraining. Code reads stage/stages."""
+        return f"pretrain {self.stage}/{self.stages}" if self.stage else "train"
 
     @property
     def total_loss(self) -> float | None:

@@ -22,6 +22,7 @@ from .data import DataError, Dataset, split_indices
 from .device import autocast_context, resolve_device
 from .models import build_model
 from .pretrain import pretrain_stages
+from .run import TrainResult
 from .reports import ACTIVE_THRESHOLD, EPOCH, FINISHED, MAX_FILTERS, PAUSED, PROGRESS, Report, to_numpy
 from .spec import AutoencoderSpec
 from .step import (
@@ -30,19 +31,6 @@ from .step import (
 
 LOSS_TRACE_STEPS = 4096  # a report comes at least this often, in steps
 VAL_CHUNK = 1024
-
-
-@dataclass
-class TrainResult:
-    stop_reason: str
-    message: str
-    epochs: int
-    steps: int
-    train_loss: float
-    val_loss: float
-    val_recon_mse: float
-    samples_per_s: float
-    device: str
 
 
 def check_dataset_fits(spec: AutoencoderSpec, dataset: Dataset) -> None:
@@ -398,7 +386,7 @@ class Trainer:
             sums = self._acc.cpu().tolist()
             losses = {t: v / n for t, v in zip(self.terms, sums)} if self._acc_steps else {}
         report = Report(
-            kind=kind, phase="train", step=self.step, epoch=self.epoch,
+            kind=kind, step=self.step, epoch=self.epoch,
             epoch_progress=self.epoch + (self._batch_index + (kind != EPOCH)) / self.steps_per_epoch
             if kind != EPOCH else float(self.epoch),
             epochs_total=self.spec.train.epochs, steps_per_epoch=self.steps_per_epoch,
@@ -545,7 +533,7 @@ class Trainer:
 
     def _finished(self, stop_reason: str, message: str) -> Report:
         report = Report(
-            kind=FINISHED, phase="train", step=self.step, epoch=self.epoch, epoch_progress=float(self.epoch),
+            kind=FINISHED, step=self.step, epoch=self.epoch, epoch_progress=float(self.epoch),
             epochs_total=self.spec.train.epochs, steps_per_epoch=self.steps_per_epoch,
             samples_per_s=self._samples_per_s(), elapsed_s=time.perf_counter() - self._t0,
             lr=self.live["lr"], message=message, stop_reason=stop_reason,

@@ -81,7 +81,7 @@ def test_snapshot_ring_respects_its_memory_budget():
 
 
 def report(step, kind="progress", **kw):
-    defaults = dict(kind=kind, phase="train", step=step, epoch=step // 10, epoch_progress=step / 10,
+    defaults = dict(kind=kind, step=step, epoch=step // 10, epoch_progress=step / 10,
                     epochs_total=5, steps_per_epoch=10, samples_per_s=100.0, elapsed_s=step / 10,
                     losses={"total": 2.0, "recon": 1.5, "kl": 0.5})
     defaults.update(kw)
@@ -93,7 +93,7 @@ def test_recorder_records_terms_validation_activity_and_live_changes():
     rec.add(report(5, code_active=np.array([0.0, 0.5, 1.0, 0.0], np.float32)))
     rec.add(report(10, kind="epoch", val_losses={"total": 2.2, "recon": 1.6, "recon_mse": 0.1}))
     rec.add(report(12, live_changes={"lr": 0.005, "beta": 2.0}))
-    rec.add(report(1, phase="pretrain 1/2", losses={"total": 9.0}))
+    rec.add(report(1, stage=1, stages=2, losses={"total": 9.0}))
     assert len(rec.curves["train total"]) == 2  # the epoch mean is not drawn beside interval points
     assert rec.curves["val recon_mse"].values.tolist() == [0.1]
     assert rec.curves["dead units"].values.tolist() == [0.5]
@@ -174,7 +174,7 @@ def test_pretraining_is_one_curve_left_of_epoch_zero():
     rec = RunRecorder()
     for k in (1, 2, 3):
         for p in (0.5, 1.0):
-            rec.add(Report(kind="progress", phase=f"pretrain {k}/3", step=1, epoch=0, epoch_progress=p,
+            rec.add(Report(kind="progress", stage=k, stages=3, step=1, epoch=0, epoch_progress=p,
                            epochs_total=1, steps_per_epoch=10, samples_per_s=0.0, elapsed_s=0.0,
                            losses={"total": 1.0, "recon": 1.0}))
     curve = rec.curves[PRETRAIN_KEY]

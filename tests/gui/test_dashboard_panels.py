@@ -45,7 +45,7 @@ def feed(d, reports) -> None:
 
 
 def simple(step, kind="progress", **kw) -> Report:
-    fields = dict(kind=kind, phase="train", step=step, epoch=step // 10, epoch_progress=step / 10, epochs_total=5,
+    fields = dict(kind=kind, step=step, epoch=step // 10, epoch_progress=step / 10, epochs_total=5,
                   steps_per_epoch=10, samples_per_s=1234.0, elapsed_s=step / 10, device="cpu", lr=1e-3,
                   losses={"total": 2.0 + 1 / step, "recon": 1.5 + 1 / step})
     fields.update(kw)

@@ -72,7 +72,7 @@ def test_runs_are_listed_and_overlaid(dashboard, state, qtbot):
 
 def test_exports_write_readable_files(dashboard, state, tmp_path, qapp):
     for step in range(1, 31):
-        dashboard.add_report(Report(kind="progress", phase="train", step=step, epoch=0, epoch_progress=step / 10,
+        dashboard.add_report(Report(kind="progress", step=step, epoch=0, epoch_progress=step / 10,
                                     epochs_total=3, steps_per_epoch=10, samples_per_s=1.0, elapsed_s=1.0,
                                     losses={"total": 1.0 / step, "recon": 0.5 / step}))
     for _ in range(5):

@@ -51,7 +51,7 @@ SCRIPT = textwrap.dedent(
         is_epoch = within == 0
         loss = 200.0 / (1 + 0.01 * i) + float(rng.random())
         report = Report(
-            kind="epoch" if is_epoch else "progress", phase="train", step=i + 1, epoch=epoch,
+            kind="epoch" if is_epoch else "progress", step=i + 1, epoch=epoch,
             epoch_progress=float(epoch) if is_epoch else epoch + within / steps_per_epoch,
             epochs_total=n_reports // steps_per_epoch, steps_per_epoch=steps_per_epoch,
             samples_per_s=1000.0 + i, elapsed_s=0.1 * i,

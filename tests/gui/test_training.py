@@ -32,7 +32,7 @@ class Recorder:
 
 
 def fake_report(step: int = 1) -> Report:
-    return Report(kind="progress", phase="train", step=step, epoch=0, epoch_progress=0.5, epochs_total=1,
+    return Report(kind="progress", step=step, epoch=0, epoch_progress=0.5, epochs_total=1,
                   steps_per_epoch=4, samples_per_s=1.0, elapsed_s=0.1, losses={"total": 0.5, "recon": 0.5})
 
 

@@ -81,7 +81,7 @@ class SparsityPanel(QWidget):
             self._bars_y.update(max(float(mean.max()), rho or 0.0))
         if report.code_sample is not None:
             self._draw_histogram(report.code_sample.ravel())
-        if report.epochs_total != self._epochs_total and report.phase == "train":
+        if report.epochs_total != self._epochs_total and not report.pretraining:
             self._epochs_total = report.epochs_total
             self.time_plot.setXRange(0, max(report.epochs_total, 1), padding=0)
         dead, active = self.recorder.curves.get("dead units"), self.recorder.curves.get("active units")

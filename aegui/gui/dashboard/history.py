@@ -207,14 +207,6 @@ class SnapshotRing:
 MAX_MARKERS = 100  # live-change markers kept (the oldest go first)
 PRETRAIN_KEY = "pretrain"
 
-
-def _stage_of(phase: str) -> tuple[int, int]:
-    """(k, K) from a phase named "pretrain k/K"; (1, 1) for any other name."""
-    try:
-        k, total = phase.rsplit(" ", 1)[-1].split("/")
-        return max(1, int(k)), max(1, int(total))
-    except ValueError:
-        return 1, 1
 LIVE_NAMES = {"lr": "lr", "beta": "β", "noise_level": "noise", "sparsity_weight": "sparsity weight"}
 
 
@@ -253,10 +245,10 @@ class RunRecorder:
     def add(self, report) -> None:
         self.reports += 1
         step, x = report.step, report.epoch_progress
-        if report.phase != "train":
+        if report.pretraining:
             # Greedy pretraining comes before fine-tuning's epoch 0, so it is drawn at negative x:
             # all its stages as one "pretrain" curve from -(layers x epochs per layer) up to 0.
-            stage, stages = _stage_of(report.phase)
+            stage, stages = report.stage, report.stages
             done = (stage - 1) * report.epochs_total + x
             epochs = done - stages * report.epochs_total
             self._point(PRETRAIN_KEY, epochs * report.steps_per_epoch, epochs, report.losses.get("total"))

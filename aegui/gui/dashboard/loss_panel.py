@@ -187,7 +187,7 @@ class LossPanel(QWidget):
     def draw(self, report=None) -> None:
         if self._placeholder.isVisible() and any(hist.n for hist in self.recorder.curves.values()):
             self._show_placeholder(False)
-        if report is not None and report.phase == "train":
+        if report is not None and not report.pretraining:
             length = (max(report.epochs_total, 1), max(report.steps_per_epoch, 1))
             if length != self._run_length:
                 self._run_length = length

@@ -29,7 +29,7 @@ def format_duration(seconds: float) -> str:
 
 def eta_seconds(report: Report) -> float:
     """Seconds left at the run's average pace so far (NaN until there is a pace)."""
-    if report.phase != "train" or report.epochs_total <= 0:
+    if report.pretraining or report.epochs_total <= 0:
         return math.nan
     done = min(1.0, report.epoch_progress / report.epochs_total)
     if done <= 0 or report.elapsed_s <= 0:
@@ -101,7 +101,7 @@ class StatsPanel(QWidget):
         self.message.clear()
 
     def draw(self, report: Report) -> None:
-        if report.phase == "train":
+        if not report.pretraining:
             total = max(report.epochs_total, 1)
             percent = 100 if report.kind == FINISHED else int(100 * min(1.0, report.epoch_progress / total))
             if percent != self._percent:

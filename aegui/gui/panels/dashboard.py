@@ -248,9 +248,9 @@ class TrainingDashboard(QWidget):
     def add_report(self, report: Report) -> None:
         """Record the numbers now (cheap); draw the newest report on the next tick."""
         self.recorder.add(report)
-        if report.phase == "train" and not self._configured and report.kind != "finished":
+        if not report.pretraining and not self._configured and report.kind != "finished":
             self._configure_from_report(report)
-        if report.reconstructions is not None and report.phase == "train":
+        if report.reconstructions is not None and not report.pretraining:
             self.ring.admit(report.step, report.reconstructions, report.corrupted)
         if report.live_changes and self.loss.band is not None:
             # The band measured stock settings; after a live change this run is no longer that run.
@@ -286,7 +286,7 @@ class TrainingDashboard(QWidget):
         """Whether a panel has anything to draw for this run and report."""
         if name in self.sections and not self.sections[name].relevant:
             return False
-        return report.phase == "train" or name in ("loss", "stats")  # pretraining reports carry losses only
+        return not report.pretraining or name in ("loss", "stats")  # pretraining reports carry losses only
 
     def _wake(self) -> None:
         if self._newest is not None and self.schedule.pending and self.live.isVisible():
