@@ -21,6 +21,18 @@ class TrainControl:
         self._resume.set()
         self._lock = threading.Lock()
         self._pending: dict[str, float] = {}
+        # Whether anyone shows the snapshot (reconstructions, filters): a report without one
+        # skips a forward pass and a weight copy. The command line never wants them.
+        self._snapshots_wanted = threading.Event()
+        self._snapshots_wanted.set()
+
+    # --- snapshots --------------------------------------------------------------
+    def set_snapshots_wanted(self, wanted: bool) -> None:
+        (self._snapshots_wanted.set if wanted else self._snapshots_wanted.clear)()
+
+    @property
+    def snapshots_wanted(self) -> bool:
+        return self._snapshots_wanted.is_set()
 
     # --- pause / stop ---------------------------------------------------------
     def pause(self) -> None:
