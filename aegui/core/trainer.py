@@ -61,6 +61,7 @@ class Trainer:
         self.model = build_model(self.spec).to(self.device)
         self.value_range = dataset.value_range
         train_idx, val_idx = split_indices(len(dataset), tr.val_fraction, tr.seed)
+        self.train_index, self.val_index = train_idx, val_idx
         self.train_x = torch.from_numpy(np.ascontiguousarray(dataset.x[train_idx])).to(self.device)
         self.val_x = torch.from_numpy(np.ascontiguousarray(dataset.x[val_idx])).to(self.device)
         self.n_train = len(train_idx)
