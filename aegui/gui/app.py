@@ -3,15 +3,6 @@ from __future__ import annotations
 
 import sys
 
-THREAD_POLICY_DOC = """
-Torch thread policy (measured, see docs/architecture.md and benchmarks/gui_training.py):
-the GUI thread runs its occasional torch work (model summaries, inference copies)
-with ONE intra-op thread, and the training worker keeps the default (one per core).
-OpenMP's thread count is per calling thread, so the GUI's setting does not shrink
-the worker's pool, and a one-thread GUI never starts an OpenMP team whose spinning
-threads would steal the cores the worker needs.
-"""
-
 
 def apply_gui_thread_policy() -> None:
     import torch

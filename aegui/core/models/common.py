@@ -35,12 +35,6 @@ def linear(n_in: int, n_out: int, bias: bool, bias_init: float) -> nn.Linear:
     return layer
 
 
-def norm_1d(n: int, bias: bool) -> nn.Module:
-    # With biases off a batch norm must not bring its own shift back in,
-    # so it loses its affine part altogether.
-    return nn.BatchNorm1d(n, affine=bias)
-
-
 def block_tail(layer: LayerSpec, width: int, norm: type | None = None) -> list[nn.Module]:
     """Batch norm, activation and dropout that follow a layer's weights."""
     mods: list[nn.Module] = []
