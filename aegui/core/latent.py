@@ -1,0 +1,137 @@
+"""The latent space of a trained model, as numbers: codes, a 2-D map of them, and paths through it.
+
+Everything the latent explorer shows is computed here, with no Qt, so it can
+run in a worker thread, be tested on its own, and be used by a script:
+
+- ``encode_rows``: chunked codes of a dataset selection (cancellable between chunks);
+- ``project``: a 2-D map of codes (PCA, or the code itself when it has two
+  dimensions) with ``Projection.code_at`` to go back from the map to a code;
+- ``grid_codes`` and ``decode_grid``: a grid over the map, and its decoded mosaic;
+- ``traversal``: one code dimension varied around a centre;
+- ``lerp`` and ``slerp``: paths between two codes;
+- ``prior_codes``: draws from N(0, I), the prior of a VAE or AAE.
+
+Decoding the codes is ``InferenceModel.decode``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .inference import CHUNK, InferenceModel, _check
+
+
+def encode_rows(model: InferenceModel, dataset, rows: np.ndarray, chunk: int = CHUNK,
+                cancel: Callable[[], bool] | None = None) -> np.ndarray:
+    """Codes of ``dataset``'s ``rows``, converted to floats one chunk at a time (a 60,000-image
+    selection never exists as one float array)."""
+    rows = np.asarray(rows)
+    out = np.empty((len(rows), model.code_dim), np.float32)
+    for start in range(0, len(rows), chunk):
+        _check(cancel)
+        part = rows[start:start + chunk]
+        out[start:start + len(part)] = model.encode(dataset.as_float(part), chunk=chunk)
+    return out
+
+
+@dataclass
+class Projection:
+    """A linear map from codes to the plane: ``points = (codes - mean) @ components.T``."""
+
+    mean: np.ndarray  # (D,)
+    components: np.ndarray  # (2, D), orthonormal rows
+    kind: str  # "pca", or "code" when the code itself is drawn
+
+    def points(self, codes: np.ndarray) -> np.ndarray:
+        return ((np.asarray(codes, np.float32) - self.mean) @ self.components.T).astype(np.float32)
+
+    def code_at(self, x: float, y: float) -> np.ndarray:
+        """The code under a point of the map. For PCA the other D-2 directions are taken at
+        the mean code: the map shows the plane of the two widest directions through it."""
+        return (self.mean + x * self.components[0] + y * self.components[1]).astype(np.float32)
+
+    @property
+    def axis_names(self) -> tuple[str, str]:
+        return ("PC 1", "PC 2") if self.kind == "pca" else ("code 0", "code 1")
+
+
+def project(codes: np.ndarray) -> tuple[np.ndarray, Projection]:
+    """(points (N, 2), projection). Codes of two dimensions are drawn as they are; one dimension
+    is drawn on x with y at 0; more are reduced to their first two principal components."""
+    codes = np.asarray(codes, np.float32)
+    d = codes.shape[1]
+    if d <= 2:
+        # The code itself, not centred: the axes then read as code values.
+        projection = Projection(np.zeros(d, np.float32), np.eye(2, d, dtype=np.float32), "code")
+        return projection.points(codes), projection
+    mean = codes.mean(axis=0)
+    # Eigenvectors of the small D x D scatter matrix: the same axes as an SVD of the N x D
+    # codes at a fraction of the cost (an SVD of 1,000 codes took 213 ms on the 2-core machine).
+    centred = (codes - mean).astype(np.float64)
+    _, vectors = np.linalg.eigh(centred.T @ centred)
+    components = vectors[:, ::-1][:, :2].T
+    # eigh's signs are arbitrary; fix them so the map does not flip between snapshots.
+    signs = np.sign(components[np.arange(2), np.abs(components).argmax(axis=1)])
+    components = (components * signs[:, None]).astype(np.float32)
+    projection = Projection(mean.astype(np.float32), components, "pca")
+    return projection.points(codes), projection
+
+
+def grid_codes(projection: Projection, x_range: tuple[float, float], y_range: tuple[float, float],
+               n: int) -> np.ndarray:
+    """(n*n, D) codes on an n x n grid over the map, row by row from the top (largest y) down,
+    as a mosaic of the decoded images reads."""
+    xs = np.linspace(x_range[0], x_range[1], n)
+    ys = np.linspace(y_range[1], y_range[0], n)
+    return np.stack([projection.code_at(x, y) for y in ys for x in xs])
+
+
+def decode_grid(model: InferenceModel, projection: Projection, x_range: tuple[float, float],
+                y_range: tuple[float, float], n: int) -> np.ndarray:
+    """(n*n, *input_shape) images decoded from a grid over the map (see ``grid_codes``)."""
+    return model.decode(grid_codes(projection, x_range, y_range, n))
+
+
+def traversal(centre: np.ndarray, dim: int, scale: float = 1.0, steps: int = 9, span: float = 3.0) -> np.ndarray:
+    """(steps, D) copies of ``centre`` with dimension ``dim`` moved from -span to +span times ``scale``."""
+    centre = np.asarray(centre, np.float32)
+    if not 0 <= dim < len(centre):
+        raise ValueError(f"dimension {dim} is outside the code's {len(centre)} dimensions")
+    codes = np.repeat(centre[None], steps, axis=0)
+    codes[:, dim] += (np.linspace(-span, span, steps) * (scale or 1.0)).astype(np.float32)
+    return codes
+
+
+def lerp(a: np.ndarray, b: np.ndarray, steps: int = 9) -> np.ndarray:
+    """(steps, D) points on the straight line from ``a`` to ``b``, both included."""
+    t = np.linspace(0.0, 1.0, steps)[:, None]
+    return ((1 - t) * np.asarray(a, np.float64) + t * np.asarray(b, np.float64)).astype(np.float32)
+
+
+def slerp(a: np.ndarray, b: np.ndarray, steps: int = 9) -> np.ndarray:
+    """(steps, D) points from ``a`` to ``b`` along the great circle, the norm moving linearly.
+
+    A straight line between two draws of a high-dimensional Gaussian passes near the
+    origin, where the prior has almost no mass, and decodes to blur; turning the
+    direction and interpolating the length keeps every point as far out as its ends."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    na, nb = np.linalg.norm(a), np.linalg.norm(b)
+    if na < 1e-12 or nb < 1e-12:
+        return lerp(a, b, steps)  # no direction to turn
+    ua, ub = a / na, b / nb
+    omega = np.arccos(np.clip(ua @ ub, -1.0, 1.0))
+    if omega < 1e-6 or np.pi - omega < 1e-6:
+        return lerp(a, b, steps)  # (anti)parallel: the great circle is not unique
+    t = np.linspace(0.0, 1.0, steps)[:, None]
+    direction = (np.sin((1 - t) * omega) * ua + np.sin(t * omega) * ub) / np.sin(omega)
+    out = direction * ((1 - t) * na + t * nb)
+    out[0], out[-1] = a, b  # exact ends, not ends within rounding
+    return out.astype(np.float32)
+
+
+def prior_codes(n: int, dim: int, rng: np.random.Generator | None = None) -> np.ndarray:
+    """(n, dim) draws from N(0, I)."""
+    rng = rng or np.random.default_rng()
+    return rng.standard_normal((n, dim)).astype(np.float32)
