@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import threading
 
-# The values a user may change while training runs; they apply at the next step.
-LIVE_VALUES = ("lr", "beta", "noise_level", "sparsity_weight")
-LIVE_VALUE_WORDS = {"lr": "learning rate", "beta": "β", "noise_level": "noise level",
-                    "sparsity_weight": "sparsity weight"}
+# The values a user may change while training runs (they apply at the next step) and their words:
+# one table in spec_rules, named here too for the callers that know them from this module.
+from .spec_rules import LIVE_VALUE_WORDS, LIVE_VALUES  # noqa: F401
 
 
 class TrainControl:

@@ -11,6 +11,7 @@ from .spec import (
     AdversarialSpec, AttentionSpec, AutoencoderSpec, CapsuleSpec, ContractiveSpec, EncoderSpec, LatentSpec,
     LayerSpec, NoiseSpec, ObjectiveSpec, SparsitySpec, StackedSpec, TrainSpec, VariationalSpec,
 )
+from .spec_rules import sync_capsule_code
 
 
 def _mlp(*units: int, activation: str = "relu") -> EncoderSpec:
@@ -108,11 +109,12 @@ def _attention() -> AutoencoderSpec:
 
 
 def _capsule() -> AutoencoderSpec:
-    return _spec("capsule", "Capsule autoencoder: primary capsules routed by agreement to 10 latent capsules of 8",
+    spec = _spec("capsule", "Capsule autoencoder: primary capsules routed by agreement to 10 latent capsules of 8",
                  family="capsule", encoder=EncoderSpec([LayerSpec(channels=32, kernel=5, stride=2)]),
-                 latent=LatentSpec(dim=80),
                  capsule=CapsuleSpec(primary_channels=8, primary_dim=8, primary_kernel=5, primary_stride=2,
                                      num_capsules=10, capsule_dim=8))
+    sync_capsule_code(spec)  # latent.dim follows the capsules: 80
+    return spec
 
 
 PRESETS: dict[str, Callable[[], AutoencoderSpec]] = {

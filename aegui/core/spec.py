@@ -10,28 +10,37 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Literal, Optional, get_args
 
 from .serialize import SpecError, dumps, from_dict, loads_json, to_dict
 
 SCHEMA_VERSION = 1
 
+# Each choice is written once, as a Literal type: the loader checks values against it and the
+# tuples below (the builder's combo boxes, validation's messages) are read from it.
 Family = Literal["mlp", "conv", "attention", "capsule"]
 Activation = Literal["relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "linear"]
 InputKind = Literal["image", "vector", "sequence"]
 Likelihood = Literal["bernoulli", "gaussian"]
+SparsityKind = Literal["none", "l1", "kl"]
+NoiseKind = Literal["none", "gaussian", "masking", "salt_pepper"]
+Prior = Literal["gaussian", "mixture"]
+Optimizer = Literal["adam", "adamw", "sgd", "rmsprop"]
+LrSchedule = Literal["none", "plateau", "cosine", "step"]
+DecayKind = Literal["l2", "l1"]
+Pool = Literal["mean", "cross"]
 
-FAMILIES = ("mlp", "conv", "attention", "capsule")
-ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "linear")
-INPUT_KINDS = ("image", "vector", "sequence")
-LIKELIHOODS = ("bernoulli", "gaussian")
-SPARSITY_KINDS = ("none", "l1", "kl")
-NOISE_KINDS = ("none", "gaussian", "masking", "salt_pepper")
-PRIORS = ("gaussian", "mixture")
-OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
-LR_SCHEDULES = ("none", "plateau", "cosine", "step")
-DECAY_KINDS = ("l2", "l1")
-POOLS = ("mean", "cross")
+FAMILIES: tuple[str, ...] = get_args(Family)
+ACTIVATIONS: tuple[str, ...] = get_args(Activation)
+INPUT_KINDS: tuple[str, ...] = get_args(InputKind)
+LIKELIHOODS: tuple[str, ...] = get_args(Likelihood)
+SPARSITY_KINDS: tuple[str, ...] = get_args(SparsityKind)
+NOISE_KINDS: tuple[str, ...] = get_args(NoiseKind)
+PRIORS: tuple[str, ...] = get_args(Prior)
+OPTIMIZERS: tuple[str, ...] = get_args(Optimizer)
+LR_SCHEDULES: tuple[str, ...] = get_args(LrSchedule)
+DECAY_KINDS: tuple[str, ...] = get_args(DecayKind)
+POOLS: tuple[str, ...] = get_args(Pool)
 
 
 @dataclass
@@ -92,7 +101,7 @@ class AttentionSpec:
 
     patch_size: int = 7
     heads: int = 4
-    pool: Literal["mean", "cross"] = "cross"
+    pool: Pool = "cross"
     decoder_blocks: int = 1
     memory_tokens: int = 4
 
@@ -116,7 +125,7 @@ class SparsitySpec:
     """L1 on the code, or KL between a layer's mean sigmoid activation and ``target``.
     ``layer`` is -1 for the code or the index of an encoder layer."""
 
-    kind: Literal["none", "l1", "kl"] = "none"
+    kind: SparsityKind = "none"
     weight: float = 1e-3
     target: float = 0.05
     layer: int = -1
@@ -126,7 +135,7 @@ class SparsitySpec:
 class NoiseSpec:
     """Corruption applied to inputs during training; the loss compares with the clean input."""
 
-    kind: Literal["none", "gaussian", "masking", "salt_pepper"] = "none"
+    kind: NoiseKind = "none"
     level: float = 0.3
 
 
@@ -148,7 +157,7 @@ class AdversarialSpec:
     """AAE: a discriminator tells encoder codes from prior samples."""
 
     enabled: bool = False
-    prior: Literal["gaussian", "mixture"] = "gaussian"
+    prior: Prior = "gaussian"
     mixture_components: int = 10
     weight: float = 1.0
     hidden_units: int = 128
@@ -178,7 +187,7 @@ class RegularizationSpec:
     """Weight decay with separate strengths for weights and biases (the tutorial's point
     that biases can overfit too), plus gradient clipping."""
 
-    decay: Literal["l2", "l1"] = "l2"
+    decay: DecayKind = "l2"
     weight_decay: float = 0.0
     bias_decay: float = 0.0
     grad_clip: float = 0.0
@@ -189,11 +198,11 @@ class TrainSpec:
     epochs: int = 10
     batch_size: int = 128
     lr: float = 1e-3
-    optimizer: Literal["adam", "adamw", "sgd", "rmsprop"] = "adam"
+    optimizer: Optimizer = "adam"
     regularization: RegularizationSpec = field(default_factory=RegularizationSpec)
     val_fraction: float = 0.1
     patience: int = 0
-    lr_schedule: Literal["none", "plateau", "cosine", "step"] = "none"
+    lr_schedule: LrSchedule = "none"
     seed: int = 0
     device: str = "auto"
     amp: bool = False
@@ -276,9 +285,9 @@ class AutoencoderSpec:
 
     @property
     def code_dim(self) -> int:
-        if self.family == "capsule":
-            return self.capsule.num_capsules * self.capsule.capsule_dim
-        return self.latent.dim
+        from .spec_rules import code_size  # the capsule rule lives with the other spec rules
+
+        return code_size(self)
 
 
 def set_all_biases(spec: AutoencoderSpec, enabled: bool, init: float = 0.0) -> AutoencoderSpec:

@@ -15,6 +15,7 @@ from .spec import (
     OPTIMIZERS, POOLS, PRIORS, SPARSITY_KINDS, SCHEMA_VERSION, AutoencoderSpec, LayerSpec,
 )
 from .serialize import SpecError
+from .spec_rules import bound_problem, capsule_code_size, field_info
 
 Issues = list[tuple[str, str]]
 
@@ -47,7 +48,13 @@ def _choice(issues: Issues, path: str, value, choices) -> bool:
     return True
 
 
-MAX_WIDTH = 65_536  # units, channels or code size: beyond this a layer alone needs gigabytes
+def _bounded(issues: Issues, path: str, value) -> bool:
+    """Whether ``value`` is inside the bounds spec_rules gives the field at ``path`` (the builder's
+    editors offer the same range); if not, the problem is added under ``path``."""
+    problem = bound_problem(path, value)
+    if problem:
+        issues.append((path, problem))
+    return not problem
 
 
 def _positive(issues: Issues, path: str, value, what: str = "must be at least 1") -> bool:
@@ -58,19 +65,21 @@ def _positive(issues: Issues, path: str, value, what: str = "must be at least 1"
 
 
 def _width(issues: Issues, path: str, value, what: str = "must be at least 1") -> bool:
-    """A layer width: at least 1 and at most MAX_WIDTH."""
+    """A layer or code width: at least 1 and at most the field's bound (a layer alone needs gigabytes beyond it)."""
     if not _positive(issues, path, value, what):
         return False
-    if value > MAX_WIDTH:
-        issues.append((path, f"{value:,} is more than the {MAX_WIDTH:,} this app builds"))
+    top = field_info(path).hi
+    if value > top:
+        issues.append((path, f"{value:,} is more than the {top:,} this app builds"))
         return False
     return True
 
 
 def _check_layer_common(issues: Issues, path: str, layer: LayerSpec) -> None:
     _choice(issues, f"{path}.activation", layer.activation, ACTIVATIONS)
-    if not 0.0 <= layer.dropout < 1.0:
-        issues.append((f"{path}.dropout", f"must be from 0 up to (not including) 1; it is {layer.dropout}"))
+    _bounded(issues, f"{path}.dropout", layer.dropout)
+    if layer.bias:
+        _bounded(issues, f"{path}.bias_init", layer.bias_init)
 
 
 def _check_conv_stack(issues: Issues, prefix: str, layers: list[LayerSpec], sizes: tuple[int, ...]) -> tuple[int, ...] | None:
@@ -82,7 +91,7 @@ def _check_conv_stack(issues: Issues, prefix: str, layers: list[LayerSpec], size
             issues.append((f"{path}.channels", "a conv layer needs a number of channels"))
         else:
             _width(issues, f"{path}.channels", layer.channels)
-        ok = _positive(issues, f"{path}.kernel", layer.kernel) & _positive(issues, f"{path}.stride", layer.stride)
+        ok = _bounded(issues, f"{path}.kernel", layer.kernel) & _bounded(issues, f"{path}.stride", layer.stride)
         if sizes is None or not ok:
             sizes = None
             continue
@@ -144,6 +153,8 @@ def _check_encoder(issues: Issues, spec: AutoencoderSpec, input_ok: bool) -> Non
             if layer.units is None or layer.units < 1:
                 issues.append((f"{path}.units", "a transformer block needs a token width (units) of at least 1"))
                 continue
+            if not _bounded(issues, f"{path}.units", layer.units):
+                continue
             widths.add(layer.units)
             if spec.attention.heads >= 1 and layer.units % spec.attention.heads:
                 issues.append((f"{path}.units", f"{layer.units} does not divide into {spec.attention.heads} attention heads"))
@@ -166,8 +177,12 @@ def _check_conv_decoder(issues: Issues, spec: AutoencoderSpec, sizes: tuple[int,
         _check_layer_common(issues, path, layer)
         if layer.channels is None or layer.channels < 1:
             issues.append((f"{path}.channels", "a conv layer needs a number of channels of at least 1"))
+        else:
+            _bounded(issues, f"{path}.channels", layer.channels)
         if layer.kernel < 1 or layer.stride < 1:
             issues.append((path, "kernel and stride must be at least 1"))
+            return
+        if not _bounded(issues, f"{path}.kernel", layer.kernel) & _bounded(issues, f"{path}.stride", layer.stride):
             return
         grown = tuple(s * layer.stride for s in sizes)
         if any(transpose_padding_1d(a, b, layer.kernel, layer.stride) is None for a, b in zip(sizes, grown)):
@@ -206,10 +221,8 @@ def _check_objective(issues: Issues, spec: AutoencoderSpec) -> None:
     obj = spec.objective
     sp = obj.sparsity
     if _choice(issues, "objective.sparsity.kind", sp.kind, SPARSITY_KINDS) and sp.kind != "none":
-        if sp.weight < 0:
-            issues.append(("objective.sparsity.weight", f"must not be negative; it is {sp.weight}"))
-        if not 0.0 < sp.target < 1.0:
-            issues.append(("objective.sparsity.target", f"the target rate must be between 0 and 1; it is {sp.target}"))
+        _bounded(issues, "objective.sparsity.weight", sp.weight)
+        _bounded(issues, "objective.sparsity.target", sp.target)
         n = len(spec.encoder.layers)
         if sp.layer != -1:
             if spec.family != "mlp":
@@ -223,16 +236,18 @@ def _check_objective(issues: Issues, spec: AutoencoderSpec) -> None:
                 issues.append(("objective.sparsity.kind", f"KL sparsity needs sigmoid activations in 0-1, but {where} is {act}"))
     nz = obj.noise
     if _choice(issues, "objective.noise.kind", nz.kind, NOISE_KINDS) and nz.kind != "none":
-        if nz.level < 0 or (nz.kind != "gaussian" and nz.level > 1):
-            what = "a standard deviation of at least 0" if nz.kind == "gaussian" else "a probability from 0 to 1"
+        # The field's bounds are a gaussian's standard deviation; the other kinds take a probability.
+        level = field_info("objective.noise.level")
+        gaussian = nz.kind == "gaussian"
+        if not level.contains(nz.level) or (not gaussian and nz.level > 1):
+            what = (f"a standard deviation from {level.lo:g} to {level.hi:g}" if gaussian
+                    else "a probability from 0 to 1")
             issues.append(("objective.noise.level", f"{nz.kind} noise needs {what}; it is {nz.level}"))
-    if obj.contractive.weight < 0:
-        issues.append(("objective.contractive.weight", f"must not be negative; it is {obj.contractive.weight}"))
+    _bounded(issues, "objective.contractive.weight", obj.contractive.weight)
     va = obj.variational
     if va.enabled:
         for name in ("beta", "warmup_epochs", "free_bits"):
-            if getattr(va, name) < 0:
-                issues.append((f"objective.variational.{name}", f"must not be negative; it is {getattr(va, name)}"))
+            _bounded(issues, f"objective.variational.{name}", getattr(va, name))
         if spec.family == "capsule":
             issues.append(("objective.variational.enabled", "the capsule family has no variational form; turn it off"))
         if spec.latent.activation != "linear":
@@ -240,12 +255,9 @@ def _check_objective(issues: Issues, spec: AutoencoderSpec) -> None:
     ad = obj.adversarial
     if ad.enabled:
         _choice(issues, "objective.adversarial.prior", ad.prior, PRIORS)
-        _positive(issues, "objective.adversarial.mixture_components", ad.mixture_components)
-        _positive(issues, "objective.adversarial.hidden_units", ad.hidden_units)
-        if ad.weight < 0:
-            issues.append(("objective.adversarial.weight", f"must not be negative; it is {ad.weight}"))
-        if ad.disc_lr <= 0:  # NaN and infinity are named by _non_finite_numbers
-            issues.append(("objective.adversarial.disc_lr", f"must be above 0; it is {ad.disc_lr}"))
+        for name in ("mixture_components", "hidden_units", "weight", "disc_lr"):
+            # NaN passes every comparison; _non_finite_numbers names it
+            _bounded(issues, f"objective.adversarial.{name}", getattr(ad, name))
         if va.enabled:
             issues.append(("objective.adversarial.enabled", "choose one way to match the prior: variational or adversarial, not both"))
     st = obj.stacked
@@ -258,42 +270,34 @@ def _check_objective(issues: Issues, spec: AutoencoderSpec) -> None:
             issues.append(("objective.stacked.pretrain", "layer-wise pretraining needs at least one hidden encoder layer"))
         if va.enabled or ad.enabled:
             issues.append(("objective.stacked.pretrain", "layer-wise pretraining is for deterministic codes; turn off variational and adversarial"))
-        _positive(issues, "objective.stacked.epochs_per_layer", st.epochs_per_layer)
+        _bounded(issues, "objective.stacked.epochs_per_layer", st.epochs_per_layer)
 
 
 def _check_train(issues: Issues, spec: AutoencoderSpec) -> None:
     tr = spec.train
-    _positive(issues, "train.epochs", tr.epochs)
-    _positive(issues, "train.batch_size", tr.batch_size)
-    if tr.lr <= 0:  # NaN and infinity are named by _non_finite_numbers
-        issues.append(("train.lr", f"the learning rate must be above 0; it is {tr.lr}"))
+    for name in ("epochs", "batch_size", "lr"):  # NaN and infinity are named by _non_finite_numbers
+        _bounded(issues, f"train.{name}", getattr(tr, name))
     problem = seed_problem(tr.seed)
     if problem:
         issues.append(("train.seed", problem))
     _choice(issues, "train.optimizer", tr.optimizer, OPTIMIZERS)
     _choice(issues, "train.lr_schedule", tr.lr_schedule, LR_SCHEDULES)
-    if not 0.0 <= tr.val_fraction <= 0.9:
-        issues.append(("train.val_fraction", f"must be from 0 to 0.9; it is {tr.val_fraction}"))
-    if tr.patience < 0:
-        issues.append(("train.patience", f"must not be negative; it is {tr.patience}"))
+    _bounded(issues, "train.val_fraction", tr.val_fraction)
+    _bounded(issues, "train.patience", tr.patience)
     if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", tr.device):
         issues.append(("train.device", f"{tr.device!r} is not auto, cpu, cuda, cuda:N or mps"))
-    if tr.report_interval_s <= 0:
-        issues.append(("train.report_interval_s", f"must be above 0; it is {tr.report_interval_s}"))
-    if tr.report_every_steps < 0:
-        issues.append(("train.report_every_steps", f"must not be negative; it is {tr.report_every_steps}"))
-    if not 1 <= tr.snapshot_size <= 64:
-        issues.append(("train.snapshot_size", f"must be from 1 to 64; it is {tr.snapshot_size}"))
+    for name in ("report_interval_s", "report_every_steps", "snapshot_size"):
+        _bounded(issues, f"train.{name}", getattr(tr, name))
     reg = tr.regularization
     _choice(issues, "train.regularization.decay", reg.decay, DECAY_KINDS)
     for name in ("weight_decay", "bias_decay", "grad_clip"):
-        if getattr(reg, name) < 0:
-            issues.append((f"train.regularization.{name}", f"must not be negative; it is {getattr(reg, name)}"))
+        _bounded(issues, f"train.regularization.{name}", getattr(reg, name))
 
 
 def seed_problem(seed) -> str:
-    """What is wrong with a seed, or '': numpy refuses negative seeds and torch those from 2**64 up."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 64:
+    """What is wrong with a seed, or '': numpy refuses negative seeds and torch those from 2**64 up
+    (the bounds in spec_rules, which the builder's seed editor takes too)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not field_info("train.seed").contains(seed):
         return f"must be a whole number from 0 to 2**64 - 1; it is {seed}"
     return ""
 
@@ -326,20 +330,24 @@ def validate(spec: AutoencoderSpec) -> Issues:
         _check_encoder(issues, spec, input_ok)
     _width(issues, "latent.dim", spec.latent.dim)
     _choice(issues, "latent.activation", spec.latent.activation, ACTIVATIONS)
+    if spec.latent.bias:
+        _bounded(issues, "latent.bias_init", spec.latent.bias_init)
+    if spec.decoder.output_bias:
+        _bounded(issues, "decoder.output_bias_init", spec.decoder.output_bias_init)
     _choice(issues, "likelihood", spec.likelihood, LIKELIHOODS)
     _check_decoder(issues, spec)
     if spec.family == "attention":
         at = spec.attention
         for name in ("patch_size", "heads", "decoder_blocks", "memory_tokens"):
-            _positive(issues, f"attention.{name}", getattr(at, name))
+            _bounded(issues, f"attention.{name}", getattr(at, name))
         _choice(issues, "attention.pool", at.pool, POOLS)
     if spec.family == "capsule":
         cap = spec.capsule
         for name in ("primary_channels", "primary_dim", "primary_kernel", "primary_stride", "num_capsules",
                      "capsule_dim", "routing_iterations"):
-            _positive(issues, f"capsule.{name}", getattr(cap, name))
-        if cap.num_capsules >= 1 and cap.capsule_dim >= 1 and spec.latent.dim != cap.num_capsules * cap.capsule_dim:
-            n = cap.num_capsules * cap.capsule_dim
+            _bounded(issues, f"capsule.{name}", getattr(cap, name))
+        n = capsule_code_size(spec)
+        if cap.num_capsules >= 1 and cap.capsule_dim >= 1 and spec.latent.dim != n:
             issues.append(("latent.dim", f"the capsule code is num_capsules x capsule_dim = {n}; set latent.dim to {n}"))
         for i, units in enumerate(cap.decoder_units):
             _positive(issues, f"capsule.decoder_units[{i}]", units)
