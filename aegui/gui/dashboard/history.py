@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...core.spec_rules import LIVE_VALUE_SHORT
+
 MAX_POINTS = 4000  # per curve: thin by half beyond this
 SNAPSHOT_CAPACITY = 200  # reconstruction snapshots kept for the step slider
 SNAPSHOT_BUDGET_BYTES = 16 << 20  # all snapshot arrays together
@@ -207,7 +209,7 @@ class SnapshotRing:
 MAX_MARKERS = 100  # live-change markers kept (the oldest go first)
 PRETRAIN_KEY = "pretrain"
 
-LIVE_NAMES = {"lr": "lr", "beta": "β", "noise_level": "noise", "sparsity_weight": "sparsity weight"}
+LIVE_NAMES = LIVE_VALUE_SHORT  # each live value's short label beside its marker
 
 
 class RunRecorder:

@@ -7,8 +7,6 @@ keeps its own spec.
 """
 from __future__ import annotations
 
-from functools import reduce
-
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListWidget,
@@ -16,57 +14,25 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.presets import PRESETS, describe_presets, fit_to_input, get_preset, is_stock_preset
-from ...core.spec import (
-    ACTIVATIONS, DECAY_KINDS, FAMILIES, LIKELIHOODS, LR_SCHEDULES, NOISE_KINDS, OPTIMIZERS, POOLS, PRIORS, SPARSITY_KINDS,
-    AutoencoderSpec, LayerSpec,
+from ...core.spec import AutoencoderSpec, LayerSpec
+from ...core.spec_edit import blank_spec, mirrored_decoder_layers, retarget_family_layers
+from ...core.spec_rules import (
+    LIVE, LIVE_PATHS, LIVE_VALUE_WORDS, choices, field_info, field_type, get_path, live_values_used,
+    set_path, sync_capsule_code, unused_paths,
 )
 from ..widgets.diagram import ArchitectureDiagram
-from ..widgets.layer_table import LayerTable
+from ..widgets.layer_table import LayerTable, number_editor
 from .model_summary import summarize
 
 BLANK = "(blank)"
-# Spec paths that may change while training runs, and the engine's name for each.
-LIVE_PATHS = {
-    "train.lr": "lr",
-    "objective.variational.beta": "beta",
-    "objective.noise.level": "noise_level",
-    "objective.sparsity.weight": "sparsity_weight",
-}
-
-
-def _get(spec, path: str):
-    return reduce(getattr, path.split("."), spec)
-
-
-def _set(spec, path: str, value) -> None:
-    *head, last = path.split(".")
-    setattr(reduce(getattr, head, spec) if head else spec, last, value)
-
-
-def _spin(lo: int, hi: int) -> QSpinBox:
-    box = QSpinBox()
-    box.setRange(lo, hi)
-    return box
-
-
-def _dspin(lo: float, hi: float, step: float, decimals: int = 3) -> QDoubleSpinBox:
-    box = QDoubleSpinBox()
-    box.setRange(lo, hi)
-    box.setDecimals(decimals)
-    box.setSingleStep(step)
-    return box
-
-
 def _combo(items) -> QComboBox:
     box = QComboBox()
     box.addItems(list(items))
     return box
 
 
-def blank_spec(kind: str = "image", shape=(1, 28, 28)) -> AutoencoderSpec:
-    spec = AutoencoderSpec(name="blank", description="A blank model: one hidden layer to start from")
-    spec.encoder.layers = [LayerSpec(units=128)]
-    return spec.with_input(kind, shape)
+def _choice(path: str) -> QComboBox:
+    return _combo(choices(path))
 
 
 class ModelBuilder(QWidget):
@@ -154,15 +120,18 @@ class ModelBuilder(QWidget):
         self._load(state.spec)
 
     # --- layout pieces -------------------------------------------------------------------
-    def _bind(self, path: str, widget: QWidget, form: QFormLayout | None = None, label: str = "",
-              tip: str = "") -> QWidget:
+    def _bind(self, path: str, widget: QWidget, form: QFormLayout | None = None) -> QWidget:
+        """Bind an editor to a spec path; its label and tooltip come from spec_rules."""
         self._bound[path] = widget
-        words = label or path.rsplit(".", 1)[-1].replace("_", " ")
-        self._labels[path] = words[:1].lower() + words[1:]  # for "set learning rate", "undo set β"
+        info = field_info(path)
+        label = f"{info.label} ({info.unit})" if info.unit else info.label
+        self._labels[path] = info.label[:1].lower() + info.label[1:]  # for "set learning rate", "undo set β"
         widget.setProperty("specPath", path)
-        if tip:
-            widget.setToolTip(tip)
-        if isinstance(widget, (QSpinBox, QDoubleSpinBox)):
+        if info.help:
+            widget.setToolTip(info.help)
+        if isinstance(widget, QLineEdit):
+            widget.editingFinished.connect(lambda w=widget, p=path: self._on_field(p, int(w.text() or 0)))
+        elif isinstance(widget, (QSpinBox, QDoubleSpinBox)):
             # One edit (and one undo step) per finished number, not one per keystroke.
             widget.setKeyboardTracking(False)
             widget.valueChanged.connect(lambda value, p=path: self._on_field(p, value))
@@ -187,49 +156,36 @@ class ModelBuilder(QWidget):
             form.addRow(label, cell)
         return widget
 
+    def _form(self, form: QFormLayout, *paths: str) -> None:
+        """An editor for each path, in order: a number editor, a list of choices or a tick box by its type."""
+        for path in paths:
+            kind = field_type(path)
+            widget = QCheckBox() if kind is bool else number_editor(path) if kind in (int, float) \
+                else _choice(path)
+            self._bind(path, widget, form)
+
     def _architecture_box(self) -> QGroupBox:
         box = QGroupBox("Architecture")
         form = QFormLayout(box)
         self.input_label = QLabel()
         form.addRow("Input", self.input_label)
-        self._bind("family", _combo(FAMILIES), form, "Family", "mlp: fully connected; conv: convolutions; "
-                   "attention: transformer over patches; capsule: routing by agreement")
-        latent = self._bind("latent.dim", _spin(1, 1024), form, "Code size", "Units in the code (latent) layer")
-        latent.setObjectName("latentDimSpin")
-        self._bind("latent.activation", _combo(ACTIVATIONS), form, "Code activation",
-                   "sigmoid for KL sparsity; linear for a VAE")
-        self._bind("latent.bias", QCheckBox(), form, "Code bias")
-        self._bind("latent.bias_init", _dspin(-10, 10, 0.1), form, "Code bias init")
-        self._bind("likelihood", _combo(LIKELIHOODS), form, "Output likelihood",
-                   "bernoulli: BCE for 0-1 data such as images; gaussian: MSE for standardised tables and signals")
-        self._bind("decoder.mirror", QCheckBox(), form, "Mirror the encoder")
-        self._bind("decoder.tied_weights", QCheckBox(), form, "Tied weights", "Decoder reuses the encoder's "
-                   "weights transposed (mlp with a mirrored decoder)")
-        self._bind("decoder.output_bias", QCheckBox(), form, "Output bias",
-                   "The decoder's output bias learns the mean of the data")
-        self._bind("decoder.output_bias_init", _dspin(-10, 10, 0.1), form, "Output bias init")
+        self._form(form, "family", "latent.dim")
+        self._bound["latent.dim"].setObjectName("latentDimSpin")
+        self._form(form, "latent.activation", "latent.bias", "latent.bias_init", "likelihood", "decoder.mirror",
+                   "decoder.tied_weights", "decoder.output_bias", "decoder.output_bias_init")
         return box
 
     def _attention_box(self) -> QGroupBox:
         box = QGroupBox("Attention")
-        form = QFormLayout(box)
-        self._bind("attention.patch_size", _spin(1, 64), form, "Patch size", "Tokens are patches this many pixels wide")
-        self._bind("attention.heads", _spin(1, 16), form, "Heads")
-        self._bind("attention.pool", _combo(POOLS), form, "Pooling", "cross: a learned query attends over tokens")
-        self._bind("attention.decoder_blocks", _spin(1, 8), form, "Decoder blocks")
-        self._bind("attention.memory_tokens", _spin(1, 64), form, "Memory tokens")
+        self._form(QFormLayout(box), "attention.patch_size", "attention.heads", "attention.pool",
+                   "attention.decoder_blocks", "attention.memory_tokens")
         return box
 
     def _capsule_box(self) -> QGroupBox:
         box = QGroupBox("Capsules")
         form = QFormLayout(box)
-        self._bind("capsule.primary_channels", _spin(1, 64), form, "Primary capsule types")
-        self._bind("capsule.primary_dim", _spin(1, 32), form, "Primary capsule size")
-        self._bind("capsule.primary_kernel", _spin(1, 15), form, "Primary kernel")
-        self._bind("capsule.primary_stride", _spin(1, 4), form, "Primary stride")
-        self._bind("capsule.num_capsules", _spin(1, 64), form, "Latent capsules")
-        self._bind("capsule.capsule_dim", _spin(1, 32), form, "Latent capsule size")
-        self._bind("capsule.routing_iterations", _spin(1, 10), form, "Routing iterations")
+        self._form(form, "capsule.primary_channels", "capsule.primary_dim", "capsule.primary_kernel",
+                   "capsule.primary_stride", "capsule.num_capsules", "capsule.capsule_dim", "capsule.routing_iterations")
         self.capsule_units = QLineEdit()
         self.capsule_units.setObjectName("capsuleDecoderUnits")
         self.capsule_units.setToolTip("Widths of the decoder's hidden layers, from the capsule poses to the "
@@ -240,52 +196,23 @@ class ModelBuilder(QWidget):
 
     def _objective_box(self) -> QGroupBox:
         box = QGroupBox("Objective")
-        form = QFormLayout(box)
-        self._bind("objective.sparsity.kind", _combo(SPARSITY_KINDS), form, "Sparsity",
-                   "l1: penalise code magnitude; kl: pull mean activations to the target rate")
-        self._bind("objective.sparsity.weight", _dspin(0, 100, 0.01, 4), form, "Sparsity weight")
-        self._bind("objective.sparsity.target", _dspin(0.001, 0.999, 0.01), form, "Target rate ρ")
-        self._bind("objective.sparsity.layer", _spin(-1, 32), form, "Sparse layer", "-1 is the code")
-        self._bind("objective.noise.kind", _combo(NOISE_KINDS), form, "Input noise",
-                   "Corrupt inputs in training; the loss compares with the clean input")
-        self._bind("objective.noise.level", _dspin(0, 5, 0.05), form, "Noise level", "σ for gaussian, p otherwise")
-        self._bind("objective.variational.enabled", QCheckBox(), form, "Variational (VAE)")
-        self._bind("objective.variational.beta", _dspin(0, 100, 0.1), form, "β", "Weight of the KL term")
-        self._bind("objective.variational.warmup_epochs", _dspin(0, 100, 0.5), form, "KL warm-up (epochs)")
-        self._bind("objective.variational.free_bits", _dspin(0, 10, 0.05), form, "Free bits (nats/dim)")
-        self._bind("objective.contractive.weight", _dspin(0, 100, 0.1, 4), form, "Contractive weight")
-        self._bind("objective.adversarial.enabled", QCheckBox(), form, "Adversarial (AAE)")
-        self._bind("objective.adversarial.prior", _combo(PRIORS), form, "AAE prior")
-        self._bind("objective.adversarial.mixture_components", _spin(1, 64), form, "Mixture components")
-        self._bind("objective.adversarial.weight", _dspin(0, 100, 0.1), form, "Adversarial weight",
-                   "Weight of the encoder's 'fool the discriminator' term")
-        self._bind("objective.adversarial.hidden_units", _spin(1, 4096), form, "Discriminator width")
-        self._bind("objective.adversarial.disc_lr", _dspin(1e-6, 1, 1e-4, 6), form, "Discriminator learning rate")
-        self._bind("objective.stacked.pretrain", QCheckBox(), form, "Greedy layer-wise pretraining")
-        self._bind("objective.stacked.epochs_per_layer", _spin(1, 100), form, "Pretraining epochs per layer")
+        self._form(QFormLayout(box), "objective.sparsity.kind", "objective.sparsity.weight",
+                   "objective.sparsity.target", "objective.sparsity.layer", "objective.noise.kind",
+                   "objective.noise.level", "objective.variational.enabled", "objective.variational.beta",
+                   "objective.variational.warmup_epochs", "objective.variational.free_bits",
+                   "objective.contractive.weight", "objective.adversarial.enabled", "objective.adversarial.prior",
+                   "objective.adversarial.mixture_components", "objective.adversarial.weight",
+                   "objective.adversarial.hidden_units", "objective.adversarial.disc_lr", "objective.stacked.pretrain",
+                   "objective.stacked.epochs_per_layer")
         return box
 
     def _training_box(self) -> QGroupBox:
         box = QGroupBox("Training")
-        form = QFormLayout(box)
-        epochs = self._bind("train.epochs", _spin(1, 10000), form, "Epochs")
-        epochs.setObjectName("epochsSpin")
-        self._bind("train.batch_size", _spin(1, 8192), form, "Batch size")
-        self._bind("train.lr", _dspin(1e-6, 10, 1e-4, 6), form, "Learning rate", "Can be changed while training")
-        self._bind("train.optimizer", _combo(OPTIMIZERS), form, "Optimiser")
-        self._bind("train.lr_schedule", _combo(LR_SCHEDULES), form, "LR schedule")
-        self._bind("train.patience", _spin(0, 1000), form, "Early-stopping patience", "0 turns early stopping off")
-        self._bind("train.regularization.decay", _combo(DECAY_KINDS), form, "Weight decay kind",
-                   "l2: shrink weights in proportion; l1: push small weights to exactly zero")
-        self._bind("train.regularization.weight_decay", _dspin(0, 1, 1e-4, 6), form, "Weight decay (weights)")
-        self._bind("train.regularization.bias_decay", _dspin(0, 1, 1e-4, 6), form, "Weight decay (biases)")
-        self._bind("train.regularization.grad_clip", _dspin(0, 1000, 0.5), form, "Gradient clip", "0 is off")
-        self._bind("train.val_fraction", _dspin(0, 0.9, 0.05, 2), form, "Validation fraction",
-                   "Share of the data held out to validate every epoch")
-        self._bind("train.seed", _spin(0, 2**31 - 1), form, "Seed")
-        self._bind("train.device", _combo(["auto", "cpu", "cuda", "mps"]), form, "Device")
-        self._bind("train.amp", QCheckBox(), form, "Mixed precision (CUDA)",
-                   "Faster training on a CUDA GPU with bfloat16 or float16; ignored elsewhere")
+        self._form(QFormLayout(box), "train.epochs", "train.batch_size", "train.lr", "train.optimizer",
+                   "train.lr_schedule", "train.patience", "train.regularization.decay",
+                   "train.regularization.weight_decay", "train.regularization.bias_decay",
+                   "train.regularization.grad_clip", "train.val_fraction", "train.seed", "train.device", "train.amp")
+        self._bound["train.epochs"].setObjectName("epochsSpin")
         return box
 
     # --- state -> widgets ---------------------------------------------------------------------
@@ -293,10 +220,12 @@ class ModelBuilder(QWidget):
         self._loading = True
         try:
             for path, widget in self._bound.items():
-                value = _get(spec, path)
+                value = get_path(spec, path)
                 widget.blockSignals(True)
                 if isinstance(widget, QCheckBox):
                     widget.setChecked(bool(value))
+                elif isinstance(widget, QLineEdit):
+                    widget.setText(str(value))
                 elif isinstance(widget, QComboBox):
                     widget.setCurrentText(str(value))
                 else:
@@ -372,9 +301,7 @@ class ModelBuilder(QWidget):
         if not locked:
             self._keep_live_values()
         spec = self.state.spec
-        live = live_paths_in_use(spec)
-        names = [self._labels[p] for p in LIVE_PATHS if p in live]
-        can = " and ".join(names)
+        can = " and ".join(LIVE_VALUE_WORDS[name] for name in live_values_used(spec))
         self.locked_banner.setText(f"Training is running: the model is read-only. The {can} can still be "
                                    f"changed and apply at the next step.")
         self.locked_banner.setVisible(locked)
@@ -386,7 +313,7 @@ class ModelBuilder(QWidget):
     def _apply_enabled(self, spec: AutoencoderSpec) -> None:
         """Editable: fields the model reads, and while training only the live values it uses."""
         locked = self.state.locked
-        live = live_paths_in_use(spec)
+        live = {LIVE[name].path for name in live_values_used(spec)}
         # A field with a problem stays editable even when unused: it may be the way out (tied weights on).
         unused = unused_paths(spec) - {path for path, _ in self.state.issues}
         for path, widget in self._bound.items():
@@ -400,8 +327,8 @@ class ModelBuilder(QWidget):
         changed = []
         for path in LIVE_PATHS:
             value = self._bound[path].value()
-            if abs(value - _get(spec, path)) > 1e-12:
-                _set(spec, path, round(value, 8))
+            if abs(value - get_path(spec, path)) > 1e-12:
+                set_path(spec, path, round(value, 8))
                 changed.append(self._labels[path])
         if changed:
             self.state.edit_spec(spec, f"keep the live {', '.join(changed)}")
@@ -417,11 +344,11 @@ class ModelBuilder(QWidget):
         spec = self.state.spec
         if isinstance(value, float):
             value = round(value, 8)
-        _set(spec, path, value)
+        set_path(spec, path, value)
         if path == "family":
             retarget_family_layers(spec)
         if path in ("capsule.num_capsules", "capsule.capsule_dim"):
-            spec.latent.dim = spec.capsule.num_capsules * spec.capsule.capsule_dim  # the code is the capsules
+            sync_capsule_code(spec)  # the code is the capsules
         if path == "decoder.mirror" and not value and not spec.decoder.layers:
             # Start the explicit decoder from the mirror's layers: a working decoder to edit (the same
             # network for mlp; for conv one more block, as an explicit decoder ends in a stride-1 conv).
@@ -466,72 +393,3 @@ class ModelBuilder(QWidget):
         unit_range = dataset.in_unit_range if dataset is not None else None
         spec = blank_spec(kind, shape) if name == BLANK else get_preset(name)
         self.state.edit_spec(fit_to_input(spec, kind, shape, unit_range), f"preset {name}")
-
-
-def mirrored_decoder_layers(spec: AutoencoderSpec) -> list[LayerSpec]:
-    """Explicit decoder layers like the mirrored decoder (mlp: the same; conv: each encoder layer undone)."""
-    enc = spec.encoder.layers
-    if spec.family == "mlp":
-        return [LayerSpec(**vars(layer)) for layer in reversed(enc)]
-    if spec.family == "conv":
-        # Block k undoes encoder layer k: it upsamples by that layer's stride to the channels before it.
-        out = []
-        for k in range(len(enc) - 1, -1, -1):
-            layer = LayerSpec(**vars(enc[k]))
-            layer.channels = enc[k - 1].channels if k > 0 else enc[0].channels
-            out.append(layer)
-        return out
-    return []
-
-
-def unused_paths(spec: AutoencoderSpec) -> set[str]:
-    """Fields this spec's other choices make irrelevant: greyed out so nobody tunes a value that does
-    nothing (a target rho for an L1 penalty, a noise level with no noise)."""
-    o, dec = spec.objective, spec.decoder
-    off: set[str] = set()
-    if o.sparsity.kind == "none":
-        off |= {"objective.sparsity.weight", "objective.sparsity.target", "objective.sparsity.layer"}
-    elif o.sparsity.kind == "l1":
-        off.add("objective.sparsity.target")
-    if o.noise.kind == "none":
-        off.add("objective.noise.level")
-    if not o.variational.enabled:
-        off |= {"objective.variational.beta", "objective.variational.warmup_epochs", "objective.variational.free_bits"}
-    if not o.adversarial.enabled:
-        off |= {"objective.adversarial.prior", "objective.adversarial.mixture_components",
-                "objective.adversarial.weight", "objective.adversarial.hidden_units", "objective.adversarial.disc_lr"}
-    elif o.adversarial.prior != "mixture":
-        off.add("objective.adversarial.mixture_components")
-    if not o.stacked.pretrain:
-        off.add("objective.stacked.epochs_per_layer")
-    if not spec.latent.bias:
-        off.add("latent.bias_init")
-    if not dec.output_bias:
-        off.add("decoder.output_bias_init")
-    if spec.family != "mlp" or not dec.mirror:
-        off.add("decoder.tied_weights")
-    if spec.family == "capsule":
-        off.add("latent.dim")  # num_capsules x capsule_dim sets it
-    return off
-
-
-def live_paths_in_use(spec: AutoencoderSpec) -> set[str]:
-    """The live-tunable fields this model's objective reads: only these stay editable while it trains
-    (a β for a model with no KL term would be accepted, marked on the plot, and change nothing)."""
-    return set(LIVE_PATHS) - unused_paths(spec)
-
-
-def retarget_family_layers(spec: AutoencoderSpec) -> None:
-    """Give each layer the width field its new family reads, so a family switch stays valid."""
-    for layer in spec.encoder.layers:
-        if spec.family in ("conv", "capsule"):
-            layer.channels = layer.channels or min(64, layer.units or 32)
-            layer.stride = layer.stride if layer.channels else 2
-        else:
-            layer.units = layer.units or max(16, (layer.channels or 64) * 2)
-    if spec.family == "attention":
-        width = spec.encoder.layers[0].units if spec.encoder.layers else 64
-        for layer in spec.encoder.layers:
-            layer.units = width
-    if spec.family == "capsule":
-        spec.latent.dim = spec.capsule.num_capsules * spec.capsule.capsule_dim

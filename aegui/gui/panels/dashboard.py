@@ -26,6 +26,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QFrame, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from ...core.reports import Report
+from ...core.spec_rules import active_terms
 from ..dashboard.anomaly_panel import AnomalyPanel
 from ..dashboard.attention_panel import AttentionPanel
 from ..dashboard.code_panels import SparsityPanel, VaePanel
@@ -215,8 +216,8 @@ class TrainingDashboard(QWidget):
         if self.state is None:
             return
         spec = self.state.spec
-        self._set_relevance(spec.objective.sparsity.kind != "none", spec.is_variational,
-                            spec.family in ("attention", "capsule"))
+        terms = active_terms(spec)  # the sparsity and VAE panels show the terms the objective has
+        self._set_relevance("sparsity" in terms, "kl" in terms, spec.family in ("attention", "capsule"))
         self.vae.configure(spec.objective.variational.warmup_epochs)
 
     def _configure_from_report(self, report: Report) -> None:

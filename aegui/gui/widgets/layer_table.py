@@ -1,25 +1,56 @@
 """The editable table of encoder layers: one row a layer, one editor a cell."""
 from __future__ import annotations
 
+import typing
+
 from PySide6.QtCore import QSignalBlocker, Signal
+from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import (
-    QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QHeaderView, QPushButton, QSpinBox,
-    QTableWidget, QVBoxLayout, QWidget,
+    QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QHeaderView, QLineEdit, QPushButton,
+    QSpinBox, QTableWidget, QVBoxLayout, QWidget,
 )
 
-from ...core.spec import ACTIVATIONS, LayerSpec
+from ...core.spec import LayerSpec
+from ...core.spec_rules import FieldInfo, choices, field_info, field_type
 
-COLUMNS = ("Width", "Kernel", "Stride", "Activation", "Bias", "Bias init", "Batch norm", "Dropout")
-TOOLTIPS = (
-    "Units of an mlp layer, channels of a conv layer, token width of a transformer block",
-    "Kernel size (conv and capsule families)",
-    "Stride: 2 halves the feature map (conv and capsule families)",
-    "The non-linearity after this layer",
-    "Give this layer a bias: the offset a unit has before any input (the tutorial's 'mean' catcher)",
-    "The bias's value when training starts",
-    "Normalise this layer's outputs over the batch",
-    "Fraction of this layer's outputs zeroed at random while training",
-)
+INT_EDITOR_MAX = 2 ** 31 - 1  # a QSpinBox holds a C int; wider whole numbers get a line editor
+
+
+def editor_range(info: FieldInfo, decimals: int | None = None) -> tuple[float, float]:
+    """The lowest and highest value an editor offers for a field: its bounds, with an open bound
+    moved in by one step of the shown precision (a float editor cannot leave out the bound itself)."""
+    nudge = 10.0 ** -decimals if decimals is not None else 1
+    lo = info.lo + nudge if info.lo_open else info.lo
+    hi = info.hi - nudge if info.hi_open else info.hi
+    return lo, hi
+
+
+def number_editor(path: str) -> QWidget:
+    """The editor for a numeric field, with the range, step and help that spec_rules gives it."""
+    info = field_info(path)
+    if info.lo is None or info.hi is None:
+        raise ValueError(f"{path} has no upper or lower bound for an editor to stop at")
+    tp = field_type(path)
+    if tp is int or int in typing.get_args(tp):  # a layer's units and channels may be None: Optional[int]
+        lo, hi = editor_range(info)
+        if hi > INT_EDITOR_MAX:  # the seed: any whole number a generator takes, typed as text
+            box = QLineEdit()
+            box.setValidator(QRegularExpressionValidator(rf"\d{{1,{len(str(hi))}}}"))
+            return box
+        box = QSpinBox()
+        box.setRange(lo, hi)
+        return box
+    box = QDoubleSpinBox()
+    box.setDecimals(info.decimals)
+    box.setRange(*editor_range(info, info.decimals))
+    box.setSingleStep(info.step)
+    return box
+
+
+# One column a layer field; each column's heading, tooltip and range come from spec_rules.
+FIELDS = ("units", "kernel", "stride", "activation", "bias", "bias_init", "batch_norm", "dropout")
+COLUMNS = tuple(field_info(f"layers[].{name}").label for name in FIELDS)
+TOOLTIPS = tuple(field_info(f"layers[].{name}").help for name in FIELDS)
 
 
 class LayerTable(QWidget):
@@ -86,24 +117,17 @@ class LayerTable(QWidget):
 
     def _make_row(self, row: int) -> None:
         conv_like = self._family in ("conv", "capsule")
-        width = QSpinBox()
-        width.setRange(1, 8192)
-        kernel, stride = QSpinBox(), QSpinBox()
-        kernel.setRange(1, 31)
-        stride.setRange(1, 8)
+        # The width column edits units or channels, which share one range.
+        width = number_editor("layers[].channels" if conv_like else "layers[].units")
+        kernel, stride = number_editor("layers[].kernel"), number_editor("layers[].stride")
         kernel.setEnabled(conv_like)
         stride.setEnabled(conv_like)
         activation = QComboBox()
-        activation.addItems(ACTIVATIONS)
+        activation.addItems(choices("layers[].activation"))
         bias = QCheckBox()
-        bias_init = QDoubleSpinBox()
-        bias_init.setRange(-10, 10)
-        bias_init.setDecimals(3)
-        bias_init.setSingleStep(0.1)
+        bias_init = number_editor("layers[].bias_init")
         norm = QCheckBox()
-        dropout = QDoubleSpinBox()
-        dropout.setRange(0.0, 0.95)
-        dropout.setSingleStep(0.05)
+        dropout = number_editor("layers[].dropout")
         editors = (width, kernel, stride, activation, bias, bias_init, norm, dropout)
         for col, editor in enumerate(editors):
             editor.setToolTip(TOOLTIPS[col])
