@@ -278,3 +278,59 @@ def test_an_edited_preset_says_it_was_edited(qtbot, window):
     window.state.undo_stack.undo()
     assert builder.description.text().startswith("Plain autoencoder")
     wait_summary(qtbot, window)
+
+
+def _whole(path: str) -> bool:
+    import typing
+
+    from aegui.core.spec_rules import field_type
+
+    tp = field_type(path)
+    return tp is int or int in typing.get_args(tp)
+
+
+def _expected_range(path: str, decimals: int) -> tuple[float, float]:
+    """What an editor must offer: the field's bounds, an open one moved in by one shown step."""
+    from aegui.core.spec_rules import field_info
+
+    info = field_info(path)
+    step = 1 if _whole(path) else 10.0 ** -decimals
+    return info.lo + step * info.lo_open, info.hi - step * info.hi_open
+
+
+def test_every_number_editor_offers_exactly_the_fields_valid_range(qtbot, window):
+    from PySide6.QtWidgets import QDoubleSpinBox
+
+    from aegui.core.spec_rules import BOUNDED, field_info
+
+    builder = window.builder
+    checked = 0
+    for path, widget in builder._bound.items():
+        if path not in BOUNDED or path == "train.seed":
+            continue
+        assert isinstance(widget, QDoubleSpinBox) != _whole(path), path
+        decimals = widget.decimals() if isinstance(widget, QDoubleSpinBox) else 0
+        assert (widget.minimum(), widget.maximum()) == pytest.approx(_expected_range(path, decimals)), path
+        assert widget.toolTip() == field_info(path).help, path
+        checked += 1
+    assert checked >= 35
+    table = builder.layer_table.table
+    for col, name in ((0, "units"), (1, "kernel"), (2, "stride"), (5, "bias_init"), (7, "dropout")):
+        editor = table.cellWidget(0, col)
+        decimals = editor.decimals() if hasattr(editor, "decimals") else 0
+        assert (editor.minimum(), editor.maximum()) == pytest.approx(_expected_range(f"layers[].{name}", decimals))
+
+
+def test_the_seed_editor_takes_every_seed_validation_accepts(qtbot, window):
+    from gui_helpers import bound_editor
+
+    seed = bound_editor(window, "train.seed")
+    seed.setText(str(2 ** 64 - 1))  # beyond a spin box's 2**31 - 1, but numpy and torch take it
+    seed.editingFinished.emit()
+    assert window.state.spec.train.seed == 2 ** 64 - 1 and window.state.issues == []
+    window.state.undo_stack.undo()
+    assert seed.text() == "0"
+    seed.setText(str(2 ** 64))
+    seed.editingFinished.emit()
+    assert [p for p, _ in window.state.issues] == ["train.seed"]
+    wait_summary(qtbot, window)
