@@ -199,7 +199,7 @@ def cmd_train(args) -> int:
     from .core.data import DataError, load_dataset
     from .core.io import save_weights
     from .core.reports import EPOCH
-    from .core.trainer import Trainer
+    from .core.training import Trainer
 
     import numpy as np
 

@@ -6,11 +6,12 @@ from .presets import PRESETS, get_preset, preset_names
 from .reports import Report
 from .serialize import SpecError
 from .spec import AutoencoderSpec, SCHEMA_VERSION
-from .trainer import Trainer, TrainResult
+from .run import RunArtifact, TrainResult
+from .training import Trainer
 from .validation import validate
 
 __all__ = [
     "AutoencoderSpec", "DataError", "Dataset", "LIVE_VALUES", "PRESETS", "Report", "SCHEMA_VERSION", "SpecError",
-    "TrainControl", "TrainResult", "Trainer", "build_model", "count_parameters", "get_preset", "layer_shapes",
+    "RunArtifact", "TrainControl", "TrainResult", "Trainer", "build_model", "count_parameters", "get_preset", "layer_shapes",
     "load_dataset", "preset_names", "validate",
 ]

@@ -13,13 +13,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .models.common import Autoencoder, Encoded
+from .models.common import Autoencoder, Encoded, random_like
 
 # --- corruption (denoising) ----------------------------------------------------
 
 
 def corrupt(x: torch.Tensor, kind: str, level: float, value_range: tuple[float, float] = (0.0, 1.0),
-            uniform: torch.Tensor | None = None, normal: torch.Tensor | None = None) -> torch.Tensor:
+            uniform: torch.Tensor | None = None, normal: torch.Tensor | None = None,
+            generator: torch.Generator | None = None) -> torch.Tensor:
     """A corrupted copy of ``x``, made on x's device. The clean ``x`` is left alone.
 
     ``uniform`` and ``normal`` may supply the random draws (shaped like x), so a
@@ -29,9 +30,9 @@ def corrupt(x: torch.Tensor, kind: str, level: float, value_range: tuple[float, 
         return x
     lo, hi = value_range
     if kind == "gaussian":
-        draw = torch.randn_like(x) if normal is None else normal
+        draw = random_like(x, True, generator) if normal is None else normal
         return (x + draw * (level * (hi - lo))).clamp(lo, hi)
-    draw = torch.rand_like(x) if uniform is None else uniform
+    draw = random_like(x, False, generator) if uniform is None else uniform
     if kind == "masking":
         return torch.where(draw >= level, x, torch.full_like(x, lo))
     if kind == "salt_pepper":

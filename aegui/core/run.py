@@ -183,6 +183,9 @@ class RunArtifact:
     @classmethod
     def load(cls, folder: str | Path, with_state: bool = True) -> "RunArtifact":
         folder = Path(folder)
+        for name in ("run.json", "spec.json", "weights.safetensors", "split.safetensors", "history.jsonl"):
+            if not (folder / name).is_file():
+                raise RunError(f"{folder} is not a complete run folder: {name} is missing")
         try:
             meta = json.loads((folder / "run.json").read_text(encoding="utf-8"))
             if meta.get("format") != "aegui-run":
@@ -208,6 +211,6 @@ class RunArtifact:
         except SpecError as exc:
             raise RunError(f"{folder}: {exc.first_line}") from None
         except FileNotFoundError as exc:
-            raise RunError(f"{folder} is not a complete run folder: {Path(exc.filename).name} is missing") from None
+            raise RunError(f"{folder} is not a complete run folder: {exc}") from None
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise RunError(f"{folder}: cannot read the run ({type(exc).__name__}: {exc})") from None

@@ -569,7 +569,7 @@ def test_a_cuda_train_step_never_syncs_with_the_host(digits):
         torch.cuda.set_sync_debug_mode("error")
         try:
             for _ in range(3):
-                trainer._want_grad_norm = True  # include the once-per-report gradient norm
+                trainer.phases[-1].acc.want_grad_norm = True  # include the once-per-report gradient norm
                 trainer.train_step(x)
         finally:
             torch.cuda.set_sync_debug_mode("default")

@@ -68,6 +68,18 @@ class Encoded:
         return self.mu if self.mu is not None else self.code
 
 
+def random_like(x: torch.Tensor, normal: bool, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Random values shaped like ``x`` on x's device, drawn from ``generator`` when one is given
+    (a run's own stream) and from the global stream otherwise."""
+    draw = torch.randn if normal else torch.rand
+    if generator is None:
+        return draw(x.shape, device=x.device, dtype=x.dtype)
+    if generator.device == x.device or (generator.device.type == x.device.type == "cuda"):
+        return draw(x.shape, device=x.device, dtype=x.dtype, generator=generator)
+    # A backend without its own generators (MPS) draws on the CPU.
+    return draw(x.shape, dtype=x.dtype, generator=generator).to(x.device)
+
+
 class CodeHead(nn.Module):
     """Features -> code. A VAE gets mean and log-variance heads and samples in training."""
 
@@ -77,6 +89,9 @@ class CodeHead(nn.Module):
         self.mu = linear(n_features, latent.dim, latent.bias, latent.bias_init)
         self.logvar = linear(n_features, latent.dim, latent.bias, 0.0) if variational else None
         self.activation = make_activation(latent.activation)
+        # The run's own random stream for the reparameterisation (set by the trainer); None draws
+        # from the global one, as inference does.
+        self.noise_generator: torch.Generator | None = None
 
     def forward(self, features: torch.Tensor) -> Encoded:
         if not self.variational:
@@ -85,7 +100,7 @@ class CodeHead(nn.Module):
         # Clamped so one bad batch cannot overflow exp() into inf.
         logvar = self.logvar(features).clamp(-12.0, 8.0)
         if self.training:
-            code = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+            code = mu + random_like(mu, True, self.noise_generator) * torch.exp(0.5 * logvar)
         else:
             code = mu
         return Encoded(code=code, mu=mu, logvar=logvar)
@@ -111,6 +126,12 @@ class Autoencoder(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, Encoded]:
         encoded = self.encode(x)
         return self.decode(encoded.code), encoded
+
+    def set_noise_generator(self, generator: torch.Generator | None) -> None:
+        """Draw the reparameterisation noise of every code head from ``generator``."""
+        for module in self.modules():
+            if isinstance(module, CodeHead):
+                module.noise_generator = generator
 
     def first_layer_filters(self) -> torch.Tensor | None:
         """The first layer's weights as (filters, ...) images, for display."""

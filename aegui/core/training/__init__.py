@@ -1,5 +1,15 @@
-"""The training loop (being moved here from core/trainer.py)."""
-from ..run import TrainResult
-from ..trainer import Trainer, check_dataset_fits
+"""Training: one loop over phases, a state that can be captured and resumed exactly.
 
-__all__ = ["Trainer", "TrainResult", "check_dataset_fits"]
+    loop.py          Trainer: the streaming loop (a generator of Reports), the fine-tuning step
+    phases.py        what one step trains: fine-tuning, or a greedy pretraining stage
+    accumulators.py  device-side sums read once per report; the first non-finite step
+    snapshot.py      the fixed batch, filters and output bias a report may carry (at most 2/s)
+    evaluation.py    validation with the same corruption every epoch
+    state.py         the loop's position, random streams, weight buffers
+    persist.py       Trainer.state_dict / load_state_dict
+"""
+from ..run import TrainResult
+from .loop import Trainer, check_dataset_fits
+from .persist import StateMismatch
+
+__all__ = ["StateMismatch", "TrainResult", "Trainer", "check_dataset_fits"]

@@ -1,0 +1,430 @@
+"""The training loop, written for live streaming and exact resume.
+
+``Trainer.run()`` is a generator of Reports. It keeps the whole dataset on the
+device (uint8 for images), draws batches from shuffled indices, and never reads
+a value back to the host inside a step: loss terms are summed on the device and
+read once per report, about ten times a second. Pause, stop and live values come
+through a TrainControl and are looked at between steps.
+
+One loop drives every phase (greedy pretraining stages, then fine-tuning); its
+position lives in ``self.pos`` rather than in local variables, so
+``state_dict()`` taken at any report and loaded into a fresh Trainer continues
+the run bit for bit. The run draws its randomness from its own generator, never
+by seeding the global one, so two trainers can share a process.
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+
+from .. import objectives as obj
+from ..control import TrainControl
+from ..data import DataError, Dataset, split_indices
+from ..device import autocast_context, resolve_device
+from ..models import build_model
+from ..reports import EPOCH, FINISHED, PAUSED, PROGRESS, Report, ReportKind, StopReason
+from ..run import TrainResult
+from ..spec import AutoencoderSpec
+from ..step import active_terms, all_finite, decay_penalty, make_optimizer, objective_loss, param_groups, split_decay_params
+from . import persist
+from .evaluation import evaluate
+from .phases import FineTuning, PretrainStage, backward_and_step
+from .snapshot import SnapshotBatch
+from .state import Position, WeightBuffer, copy_weights, make_generator, seeded_global_rng
+
+
+def check_dataset_fits(spec: AutoencoderSpec, dataset: Dataset) -> None:
+    if tuple(dataset.sample_shape) != tuple(spec.input.shape) or dataset.kind != spec.input.kind:
+        raise DataError(
+            f"the model expects {spec.input.kind} input of shape {list(spec.input.shape)}, but dataset "
+            f"'{dataset.name}' holds {dataset.kind} samples of shape {list(dataset.sample_shape)}"
+        )
+    if spec.likelihood == "bernoulli" and not dataset.is_uint8:
+        lo, hi = dataset.value_range
+        if lo < -1e-6 or hi > 1 + 1e-6:
+            raise DataError(
+                f"the bernoulli likelihood needs values from 0 to 1, but dataset '{dataset.name}' ranges "
+                f"from {lo:.3g} to {hi:.3g}; choose the gaussian likelihood"
+            )
+
+
+class Trainer:
+    def __init__(self, spec: AutoencoderSpec, dataset: Dataset, control: TrainControl | None = None,
+                 device: str | None = None):
+        self.spec = spec.copy()
+        tr = self.spec.train
+        check_dataset_fits(self.spec, dataset)
+        self.dataset = dataset
+        self.control = control or TrainControl()
+        self.device = resolve_device(device or tr.device)
+        with seeded_global_rng(tr.seed):
+            self.model = build_model(self.spec).to(self.device)
+        self.value_range = dataset.value_range
+        self.train_index, self.val_index = split_indices(len(dataset), tr.val_fraction, tr.seed)
+        self.train_x = torch.from_numpy(np.ascontiguousarray(dataset.x[self.train_index])).to(self.device)
+        self.val_x = torch.from_numpy(np.ascontiguousarray(dataset.x[self.val_index])).to(self.device)
+        self.n_train = len(self.train_index)
+        self.batch_size = min(tr.batch_size, self.n_train)
+        # Drop the ragged last batch: a batch of one breaks batch norm and skews the average.
+        self.steps_per_epoch = max(1, self.n_train // self.batch_size)
+        if self.batch_size < 2 and any(layer.batch_norm for layer in self.spec.encoder.layers):
+            raise DataError(f"batch norm needs at least 2 samples a batch, but this run's batches hold "
+                            f"{self.batch_size} ({self.n_train} training sample(s), batch size "
+                            f"{tr.batch_size}); use more data or a larger batch, or turn batch norm off")
+        # The run's own streams: shuffling, corruption, reparameterisation and prior samples.
+        self.generator = make_generator(self.device, tr.seed)
+        self.model.set_noise_generator(self.generator)
+        self._eval_generator = make_generator(self.device, tr.seed + 1)
+
+        self.weights, self.biases = split_decay_params(self.model.parameters())
+        self.optimizer = make_optimizer(self.spec, param_groups(self.spec, self.model.parameters()), tr.lr)
+        self.scheduler = self._make_scheduler()
+        self.autocast, self.scaler = autocast_context(self.device, tr.amp)
+        o = self.spec.objective
+        self.disc = self.disc_optimizer = self.prior_means = None
+        if o.adversarial.enabled:
+            with seeded_global_rng(tr.seed + 2):
+                self.disc = obj.Discriminator(self.model.code_dim, o.adversarial.hidden_units).to(self.device)
+            self.disc_optimizer = torch.optim.Adam(self.disc.parameters(), lr=o.adversarial.disc_lr, betas=(0.5, 0.999))
+            if o.adversarial.prior == "mixture":
+                self.prior_means = obj.mixture_means(self.model.code_dim, o.adversarial.mixture_components).to(self.device)
+        self.live = {"lr": tr.lr, "beta": o.variational.beta, "noise_level": o.noise.level,
+                     "sparsity_weight": o.sparsity.weight}
+        self.terms = active_terms(self.spec)
+        self.pos = Position()
+        self.history: list[dict] = []
+        self.snapshot = SnapshotBatch(self.val_x if len(self.val_x) else self.train_x, tr.snapshot_size,
+                                      self.to_float, self.device)
+        stages = self.model.stages() if o.stacked.pretrain else []
+        self.phases = [PretrainStage(self, k, enc, dec, len(stages)) for k, (enc, dec) in enumerate(stages)]
+        self.phases.append(FineTuning(self))
+        self.good = WeightBuffer(self.model)  # the last weights a report found finite
+        self.best_weights: dict[str, torch.Tensor] | None = None  # kept for early stopping
+        self._order: torch.Tensor | None = None  # this epoch's permutation of the training rows
+        self._pending_changes: dict[str, float] = {}
+        self._val_cache: tuple[int, dict] | None = None  # (step, validation terms) of unchanged weights
+        self._t0 = time.perf_counter()
+        self.result: TrainResult | None = None
+
+    # --- where the run is ------------------------------------------------------------------
+    @property
+    def step(self) -> int:
+        return self.pos.step
+
+    @property
+    def epoch(self) -> int:
+        """Completed epochs of fine-tuning."""
+        return self.pos.phase_epoch if self.pos.phase_index == len(self.phases) - 1 else 0
+
+    @property
+    def phase(self):
+        return self.phases[self.pos.phase_index]
+
+    def _make_scheduler(self):
+        tr = self.spec.train
+        if tr.lr_schedule == "plateau":
+            return torch.optim.lr_scheduler.ReduceLROnPlateau(self.optimizer, factor=0.5, patience=max(1, tr.patience // 2))
+        if tr.lr_schedule == "cosine":
+            return torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=max(1, tr.epochs))
+        if tr.lr_schedule == "step":
+            return torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=max(1, tr.epochs // 3), gamma=0.5)
+        return None
+
+    def to_float(self, x: torch.Tensor) -> torch.Tensor:
+        return x.float().div_(255.0) if x.dtype == torch.uint8 else x
+
+    def corrupt(self, x: torch.Tensor) -> torch.Tensor:
+        noise = self.spec.objective.noise
+        return obj.corrupt(x, noise.kind, self.live["noise_level"], self.value_range, generator=self.generator)
+
+    # --- one fine-tuning step ------------------------------------------------------------------
+    def _beta(self) -> float:
+        va = self.spec.objective.variational
+        return obj.beta_at(self.live["beta"], va.warmup_epochs, self.epoch + self.pos.batch_index / self.steps_per_epoch)
+
+    def train_step(self, x: torch.Tensor) -> None:
+        acc = self.phases[-1].acc
+        live = dict(self.live, beta=self._beta()) if self.model.variational else self.live
+        x_in = self.corrupt(x)
+        with self.autocast():
+            loss, terms, encoded = objective_loss(self.model, self.spec, x, x_in, live, self.disc)
+            penalty = decay_penalty(self.spec, self.weights, self.biases)
+            if penalty is not None:
+                loss = loss + penalty
+        backward_and_step(self, loss, self.optimizer, list(self.model.parameters()), acc)
+        if self.disc is not None:
+            real = obj.sample_prior(x.shape[0], self.model.code_dim, self.spec.objective.adversarial.prior,
+                                    self.prior_means, self.device, generator=self.generator)
+            d_loss = obj.discriminator_loss(self.disc, real, encoded.mean_code.float())
+            self.disc_optimizer.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.disc_optimizer.step()
+            terms["adv_disc"] = d_loss
+        acc.add(terms, encoded)
+
+    def _apply_live_changes(self, phase) -> None:
+        changes = self.control.take_changes()
+        for name, value in changes.items():
+            self.live[name] = value
+            if name == "lr":
+                # Fine-tuning's optimiser keeps a rate set during pretraining, as the user meant it.
+                optimizers = {id(self.optimizer): self.optimizer, id(phase.optimizer): phase.optimizer}
+                for optimizer in optimizers.values():
+                    for group in optimizer.param_groups:
+                        group["lr"] = value
+                        group["initial_lr"] = value
+        self._pending_changes.update(changes)
+
+    def _sync_phase_lr(self, phase) -> None:
+        """A pretraining stage starts at the current live rate (the user may have changed it)."""
+        if phase.optimizer is not self.optimizer:
+            for group in phase.optimizer.param_groups:
+                group["lr"] = self.live["lr"]
+
+    # --- the loop ---------------------------------------------------------------------------------
+    def run(self) -> Iterator[Report]:
+        self._t0 = time.perf_counter()
+        pos, outcome = self.pos, None
+        while True:
+            phase = self.phase
+            outcome = yield from self._run_phase(phase)
+            last = pos.phase_index == len(self.phases) - 1
+            if outcome is not None or self.control.stopped or last:
+                break
+            pos.phase_index += 1
+            pos.phase_epoch = pos.batch_index = 0
+            self._order = None
+        stop_reason, message = outcome or (StopReason.COMPLETED, "")
+        # A stop that lands after the last epoch finished changes nothing: the run completed.
+        finished_all = pos.phase_index == len(self.phases) - 1 and pos.phase_epoch >= self.phase.epochs
+        if outcome is None and self.control.stopped and not finished_all:
+            stop_reason, message = StopReason.STOPPED, f"stopped by request at step {pos.step}"
+        self.result = self._result(stop_reason, message)
+        yield self._finished(stop_reason, message)
+
+    def _run_phase(self, phase):
+        """Train ``phase`` from where ``self.pos`` stands; returns (stop reason, message) when the run
+        must end here (divergence, early stopping), None when the phase completed or was stopped."""
+        pos, control, acc = self.pos, self.control, phase.acc
+        self._sync_phase_lr(phase)
+        if pos.stop_reason:  # decided at the epoch end this run was saved at
+            return self._early_stop()
+        while pos.phase_epoch < phase.epochs and not control.stopped:
+            if self._order is None:
+                order = torch.randperm(self.n_train, generator=self.generator, device=self.generator.device)
+                self._order = order.to(self.device, non_blocking=True)
+            interval_start = last_report = time.perf_counter()
+            while pos.batch_index < self.steps_per_epoch:
+                if control.paused:
+                    self._account(phase, interval_start)
+                    report = self._report(phase, PAUSED)
+                    yield report
+                    if report.stop_reason:  # the steps before the pause diverged
+                        return report.stop_reason, report.message
+                    if not control.wait_while_paused():
+                        break
+                    interval_start = last_report = time.perf_counter()
+                if control.stopped:
+                    break
+                self._apply_live_changes(phase)
+                b = pos.batch_index
+                idx = self._order[b * self.batch_size:(b + 1) * self.batch_size]
+                phase.step(self.to_float(self.train_x[idx]))
+                pos.batch_index += 1
+                phase.count_step()
+                acc.samples += len(idx)
+                now = time.perf_counter()
+                if self._report_due(acc, now, last_report):
+                    self._account(phase, interval_start, now)
+                    report = self._report(phase, PROGRESS)
+                    yield report
+                    if report.stop_reason:
+                        return report.stop_reason, report.message
+                    interval_start = last_report = time.perf_counter()
+            self._account(phase, interval_start)
+            if pos.batch_index < self.steps_per_epoch:
+                return None  # stopped mid-epoch
+            pos.phase_epoch += 1
+            pos.batch_index = 0
+            self._order = None
+            report = self._report(phase, EPOCH)
+            if report.stop_reason:
+                yield report
+                return report.stop_reason, report.message
+            self._end_epoch(phase, report)
+            yield report
+            if pos.stop_reason:
+                return self._early_stop()
+        return None
+
+    def _end_epoch(self, phase, report: Report) -> None:
+        """History, the LR schedule and the early-stopping decision, made before the epoch's report
+        is handed out, so a state captured at that report already holds them."""
+        self._record_epoch(phase, report)
+        if not phase.validates:
+            return
+        tr, pos = self.spec.train, self.pos
+        score = (report.val_losses or {}).get("total", report.losses.get("total", math.inf))
+        if self.scheduler is not None:
+            if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                self.scheduler.step(score)
+            else:
+                self.scheduler.step()
+            self.live["lr"] = self.optimizer.param_groups[0]["lr"]
+        if score < pos.best_score - 1e-9:
+            pos.best_score, pos.bad_epochs = score, 0
+            if tr.patience > 0:
+                self.best_weights = copy_weights(self.model)
+        else:
+            pos.bad_epochs += 1
+            if tr.patience > 0 and pos.bad_epochs >= tr.patience:
+                pos.stop_reason = StopReason.EARLY_STOPPING.value
+                pos.stop_message = (f"validation loss has not improved for {tr.patience} epochs; "
+                                    f"stopped at epoch {self.epoch} and kept the best weights")
+
+    def _early_stop(self) -> tuple[StopReason, str]:
+        if self.best_weights is not None:
+            self.model.load_state_dict(self.best_weights)
+            self._val_cache = None
+        return StopReason(self.pos.stop_reason), self.pos.stop_message
+
+    def fit(self, callback: Callable[[Report], None] | None = None) -> TrainResult:
+        """Run to the end, handing each report to ``callback``; returns the outcome."""
+        for report in self.run():
+            if callback is not None:
+                callback(report)
+        return self.result
+
+    def _report_due(self, acc, now: float, last_report: float) -> bool:
+        every = self.spec.train.report_every_steps
+        if acc.full:
+            return True  # the loss trace is full
+        if every > 0:
+            return acc.steps >= every
+        return now - last_report >= self.spec.train.report_interval_s
+
+    def _account(self, phase, start: float, now: float | None = None) -> None:
+        elapsed = (now or time.perf_counter()) - start
+        phase.acc.seconds += elapsed
+        if isinstance(phase, FineTuning):  # the run's samples/s counts fine-tuning steps over their time
+            self.pos.train_seconds += elapsed
+
+    # --- reports ------------------------------------------------------------------------------------
+    def nan_message(self, step: int) -> str:
+        lr = self.live["lr"]
+        hint = (f"learning rate {lr:g} is probably too high" if lr >= 0.01
+                else "lower the learning rate or check the data for extreme values")
+        return f"loss became NaN or infinite at step {step}; {hint}"
+
+    def _check_finite(self, phase) -> tuple[StopReason | None, str]:
+        acc = phase.acc
+        bad = acc.first_bad_step()
+        if bad < 0 and all_finite(self.model.parameters()):
+            self.good.refresh(self.model)
+            return None, ""
+        self.good.restore(self.model)
+        self._val_cache = None
+        step = phase.steps_done() - acc.steps + bad + 1 if bad >= 0 else phase.steps_done()
+        return StopReason.NON_FINITE, phase.nan_message(step)
+
+    def _report(self, phase, kind: ReportKind) -> Report:
+        acc, pos = phase.acc, self.pos
+        stop_reason, message = None, phase.message(kind == PAUSED)
+        if acc.steps:
+            stop_reason, nan = self._check_finite(phase)
+            message = nan or message
+        losses = acc.take_epoch_losses() if kind == EPOCH and acc.epoch_steps else acc.interval_losses()
+        report = Report(
+            kind=kind, step=phase.report_step(kind == EPOCH), epoch=pos.phase_epoch,
+            epoch_progress=pos.phase_epoch + pos.batch_index / self.steps_per_epoch,
+            epochs_total=phase.epochs, steps_per_epoch=self.steps_per_epoch, samples_per_s=acc.rate(),
+            elapsed_s=time.perf_counter() - self._t0, losses=losses, lr=self.live["lr"],
+            grad_norm=float(acc.grad_norm) if acc.grad_norm is not None else None,
+            live_changes=self._pending_changes, message=message, stop_reason=stop_reason,
+            stage=phase.stage, stages=phase.stages, device=str(self.device),
+            **acc.code_means(self.model.variational),
+        )
+        self._fill_knobs(report)
+        if self.snapshot.due(kind, self.control.snapshots_wanted, self.spec.train.report_every_steps):
+            self.snapshot.fill(report, self.model, self.spec, self.live["noise_level"], self.value_range)
+        if kind == EPOCH and stop_reason is None and phase.validates:
+            report.val_losses = self.evaluate()
+            self._val_cache = (pos.step, report.val_losses)
+        self._pending_changes = {}
+        acc.reset_interval()
+        return report
+
+    def _fill_knobs(self, report: Report) -> None:
+        """The objective's current settings (β, noise level, sparsity weight and target) as they apply now."""
+        o = self.spec.objective
+        if self.model.variational:
+            report.beta = self._beta()
+        if o.noise.kind != "none":
+            report.noise_level = self.live["noise_level"]
+        if o.sparsity.kind != "none":
+            report.sparsity_weight = self.live["sparsity_weight"]
+            if o.sparsity.kind == "kl":  # L1 sparsity has no target rate
+                report.sparsity_target = o.sparsity.target
+
+    def evaluate(self, x_all: torch.Tensor | None = None) -> dict[str, float]:
+        """Validation terms: the objective (with fixed-seed corruption) and the clean recon MSE."""
+        x_all = self.val_x if x_all is None else x_all
+        return evaluate(self.model, self.spec, x_all, self.to_float, self.live, self._beta(), self.value_range,
+                        self._eval_generator)
+
+    def _record_epoch(self, phase, report: Report) -> None:
+        row = {"phase": phase.label(), "epoch": report.epoch, "step": report.step,
+               "time_s": round(report.elapsed_s, 3), "lr": report.lr, "samples_per_s": report.samples_per_s}
+        row.update({f"train_{k}": v for k, v in report.losses.items()})
+        row.update({f"val_{k}": v for k, v in (report.val_losses or {}).items()})
+        if report.beta is not None:
+            row["beta"] = report.beta
+        self.history.append(row)
+
+    def final_validation(self) -> dict[str, float]:
+        if not len(self.val_x):
+            return {}
+        if self._val_cache is None or self._val_cache[0] != self.pos.step:
+            self._val_cache = (self.pos.step, self.evaluate())
+        return self._val_cache[1]
+
+    def _result(self, stop_reason: StopReason, message: str) -> TrainResult:
+        last = next((h for h in reversed(self.history) if h.get("phase") == "train"), {})
+        val = self.final_validation()
+        return TrainResult(
+            stop_reason=stop_reason, message=message, epochs=self.epoch, steps=self.pos.step,
+            train_loss=last.get("train_total", math.nan), val_loss=val.get("total", math.nan),
+            val_recon_mse=val.get("recon_mse", math.nan),
+            samples_per_s=self._samples_per_s(), device=str(self.device),
+        )
+
+    def _samples_per_s(self) -> float:
+        seconds = self.pos.train_seconds
+        return self.pos.step * self.batch_size / seconds if seconds > 0 else 0.0
+
+    def _finished(self, stop_reason: StopReason, message: str) -> Report:
+        report = Report(
+            kind=FINISHED, step=self.pos.step, epoch=self.epoch, epoch_progress=float(self.epoch),
+            epochs_total=self.spec.train.epochs, steps_per_epoch=self.steps_per_epoch,
+            samples_per_s=self._samples_per_s(), elapsed_s=time.perf_counter() - self._t0,
+            lr=self.live["lr"], message=message, stop_reason=stop_reason, device=str(self.device),
+        )
+        report.val_losses = self.final_validation() or None
+        self._fill_knobs(report)
+        self.snapshot.fill(report, self.model, self.spec, self.live["noise_level"], self.value_range)
+        return report
+
+    # --- exact resume --------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """Everything needed to continue this run bit for bit, as owned CPU copies. Take it between
+        reports (on the thread that runs the trainer), for example right after one is yielded."""
+        return persist.capture(self)
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from ``state`` (from ``state_dict``). The spec must match, except the number of
+        epochs, so a finished run can be continued to a new total."""
+        persist.restore(self, state)
