@@ -147,8 +147,8 @@ def _json_safe(value):
     return value
 
 
-def _without_class(dataset, which: str):
-    """The dataset less one class, named by its label name or number."""
+def _without_class(dataset, which: str) -> int:
+    """The label of the class named by its label name or number (the run trains without it)."""
     if dataset.labels is None:
         raise CliError(f"--without-class {which}: dataset '{dataset.name}' has no labels")
     label = dataset.find_label(which)
@@ -157,7 +157,7 @@ def _without_class(dataset, which: str):
 
         shown = ", ".join(dataset.label_name(v) for v in np.unique(dataset.labels).tolist())
         raise CliError(f"--without-class {which}: no such class in '{dataset.name}'; its classes are {shown}")
-    return dataset.without_label(label)
+    return label
 
 
 def _fresh_run_folder(name: str) -> Path:
@@ -196,17 +196,15 @@ class StopOnInterrupt:
 
 
 def cmd_train(args) -> int:
-    from .core.data import DataError, load_dataset
-    from .core.io import save_weights
-    from .core.reports import EPOCH
-    from .core.training import Trainer
-
-    import numpy as np
-
     from .core.control import TrainControl
+    from .core.data import DataError, load_dataset
+    from .core.reports import EPOCH
+    from .core.run import DatasetRef, RunArtifact
+    from .core.training import Trainer
     from .core.validation import check, seed_problem
 
     control = TrainControl()
+    control.set_snapshots_wanted(False)  # nobody looks at reconstructions here: reports stay cheap
     spec = _spec_from_args(args)
     if args.spec:
         check(spec)  # all of a spec file's own problems first, before it is compared with the data
@@ -222,8 +220,12 @@ def cmd_train(args) -> int:
                                channels=args.channels, kind=args.kind, label_column=label_column)
     except DataError as exc:
         raise CliError(str(exc)) from None
+    excluded = None
+    dataset_ref = None
     if args.without_class is not None:
-        dataset = _without_class(dataset, args.without_class)
+        excluded = _without_class(dataset, args.without_class)
+        dataset_ref = DatasetRef.from_dataset(dataset, excluded_label=excluded)  # the full set, as loaded
+        dataset = dataset.without_label(excluded)
     spec = _fit_input(spec, dataset, from_file=bool(args.spec))
     check(spec)  # every problem at once, before any folder is made
     name = args.preset or (spec.name if args.spec else "ae")
@@ -253,12 +255,9 @@ def cmd_train(args) -> int:
     bar.close()
     result = trainer.result
     try:
-        save_weights(trainer.model, out / "weights.safetensors", trainer.spec)
-        if dataset.feature_mean is not None:
-            # Tables and signals were standardised: these map the model's numbers back to the data's.
-            (out / "normalisation.json").write_text(json.dumps({
-                "feature_mean": np.asarray(dataset.feature_mean).tolist(),
-                "feature_std": np.asarray(dataset.feature_std).tolist()}))
+        # The run folder is the run's own save: spec, weights, history, split, dataset reference, result
+        # and, for tables and signals, the standardisation that maps the model's numbers back to the data's.
+        RunArtifact.from_trainer(trainer, dataset_ref).save(out)
     except OSError as exc:
         raise CliError(f"cannot write into {out}: {exc.strerror or exc}") from None
     if result.message:
