@@ -367,8 +367,7 @@ class Trainer:
             report.noise_level = self.live["noise_level"]
         if o.sparsity.kind != "none":
             report.sparsity_weight = self.live["sparsity_weight"]
-            if o.sparsity.kind == "kl":  # L1 sparsity has no target rate
-                report.sparsity_target = o.sparsity.target
+            report.sparsity_target = o.sparsity.target
 
     def evaluate(self, x_all: torch.Tensor | None = None) -> dict[str, float]:
         """Validation terms: the objective (with fixed-seed corruption) and the clean recon MSE."""
