@@ -24,7 +24,7 @@ class Cancelled(Exception):
     """Raised between chunks when the caller's ``cancel()`` says the result is no longer wanted."""
 
 
-def _check(cancel: Callable[[], bool] | None) -> None:
+def check_cancel(cancel: Callable[[], bool] | None) -> None:
     if cancel is not None and cancel():
         raise Cancelled()
 
@@ -53,7 +53,7 @@ class InferenceModel:
         """Deterministic codes (the posterior mean for a VAE) for float inputs in model space."""
         out = []
         for start in range(0, len(x), chunk):
-            _check(cancel)
+            check_cancel(cancel)
             batch = torch.from_numpy(np.ascontiguousarray(x[start:start + chunk], dtype=np.float32))
             out.append(self.model.encode(batch).mean_code.numpy().copy())
         return np.concatenate(out) if out else np.zeros((0, self.code_dim), np.float32)
@@ -63,7 +63,7 @@ class InferenceModel:
         codes = np.asarray(codes, dtype=np.float32).reshape(-1, self.code_dim)
         out = []
         for start in range(0, len(codes), chunk):
-            _check(cancel)
+            check_cancel(cancel)
             z = torch.from_numpy(np.ascontiguousarray(codes[start:start + chunk]))
             out.append(output_from_logits(self.model.decode(z), self.spec.likelihood).numpy().copy())
         return np.concatenate(out) if out else np.zeros((0, *self.input_shape), np.float32)
@@ -72,7 +72,7 @@ class InferenceModel:
     def reconstruct(self, x: np.ndarray, chunk: int = CHUNK, cancel: Callable[[], bool] | None = None) -> np.ndarray:
         out = []
         for start in range(0, len(x), chunk):
-            _check(cancel)
+            check_cancel(cancel)
             batch = torch.from_numpy(np.ascontiguousarray(x[start:start + chunk], dtype=np.float32))
             logits, _ = self.model(batch)
             out.append(output_from_logits(logits, self.spec.likelihood).numpy().copy())
@@ -83,7 +83,7 @@ class InferenceModel:
         """Mean squared reconstruction error per sample, in model space (the anomaly score)."""
         out = np.empty(len(x), dtype=np.float64)
         for start in range(0, len(x), chunk):
-            _check(cancel)
+            check_cancel(cancel)
             batch = np.ascontiguousarray(x[start:start + chunk], dtype=np.float32)
             logits, _ = self.model(torch.from_numpy(batch))
             recon = output_from_logits(logits.float(), self.spec.likelihood).numpy()

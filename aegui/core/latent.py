@@ -20,7 +20,7 @@ from typing import Callable
 
 import numpy as np
 
-from .inference import CHUNK, InferenceModel, _check
+from .inference import CHUNK, InferenceModel, check_cancel
 
 
 def encode_rows(model: InferenceModel, dataset, rows: np.ndarray, chunk: int = CHUNK,
@@ -30,7 +30,7 @@ def encode_rows(model: InferenceModel, dataset, rows: np.ndarray, chunk: int = C
     rows = np.asarray(rows)
     out = np.empty((len(rows), model.code_dim), np.float32)
     for start in range(0, len(rows), chunk):
-        _check(cancel)
+        check_cancel(cancel)
         part = rows[start:start + chunk]
         out[start:start + len(part)] = model.encode(dataset.as_float(part), chunk=chunk)
     return out

@@ -1,27 +1,37 @@
-"""Runs the engine's trainer in a worker thread and brings its reports to the GUI thread.
+"""Runs the engine's trainer off the GUI thread and brings its reports and runs to the GUI thread.
+
+Built on ``workers.RunManager``: each run is a generator job in its own plain
+thread, tagged with a generation; anything from a run that was stopped while its
+last messages were still queued, or from a window that is closing, is dropped.
 
 Rules this class keeps:
-- The worker only iterates the trainer and emits signals; it never touches a widget.
-- Every run has a generation id. Reports carry it, and anything from an older
-  run (one that was stopped while its last reports were still queued) is dropped.
-- Pause and stop are cooperative, through the engine's TrainControl.
+- The worker only iterates the trainer and yields owned copies; it never touches a widget.
+- Pause and stop are cooperative, through the engine's TrainControl; closing
+  cancels the run's token, which stops its TrainControl (a paused trainer wakes up).
+- Weights leave the worker as ``RunArtifact``s built there at a report boundary:
+  a snapshot when asked for (``request_weights``), and the finished run.
 - ``shutdown`` stops and joins the worker within a time limit, so closing the
   window mid-training never leaves a thread behind.
+- One run at a time is the window's choice (``start`` refuses a second);
+  ``queue`` lines runs up for the RunManager to start one after another.
 """
 from __future__ import annotations
 
 import os
 import threading
-import traceback
+from dataclasses import dataclass, field
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, Signal
 
 from ..core.control import TrainControl
 from ..core.data import Dataset
 from ..core.reports import FINISHED
+from ..core.run import DatasetRef, RunArtifact
 from ..core.spec import AutoencoderSpec
+from .workers import CancelToken, RunManager
 
 IDLE, RUNNING, PAUSED, STOPPING = "idle", "running", "paused", "stopping"
+REPORT, SNAPSHOT = "report", "snapshot"  # what a run yields, with the value
 
 
 def training_threads() -> int:
@@ -39,32 +49,65 @@ def training_threads() -> int:
     return max(1, (os.cpu_count() or 2) - 1)
 
 
+@dataclass
+class _Run:
+    """What the GUI thread and one run's worker share: both sides only call thread-safe methods."""
+
+    control: TrainControl = field(default_factory=TrainControl)
+    weights_wanted: threading.Event = field(default_factory=threading.Event)
+
+
+def train_run(token: CancelToken, run: _Run, spec: AutoencoderSpec, dataset: Dataset,
+              full_dataset: Dataset | None, excluded_label: int | None):
+    """The work of one run (a generator, run by the RunManager's thread).
+
+    Yields (REPORT, report) and, when asked, (SNAPSHOT, RunArtifact); returns
+    (final report, the finished run's RunArtifact).
+    """
+    from ..core.training import Trainer
+
+    threads = training_threads()
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    token.on_cancel(run.control.stop)  # closing the window: stop, even from a pause
+    trainer = Trainer(spec, dataset, control=run.control)
+    # The full dataset and the class held out of it: a run's split then indexes rows that can
+    # be found again in what the user loaded. The checksum is taken once, here, off the GUI thread.
+    ref = DatasetRef.from_dataset(full_dataset if full_dataset is not None else dataset, excluded_label)
+    last = None
+    for report in trainer.run():
+        last = report
+        if report.kind == FINISHED:
+            continue  # the final report comes with the run, below
+        yield REPORT, report
+        if run.weights_wanted.is_set():
+            run.weights_wanted.clear()
+            yield SNAPSHOT, RunArtifact.from_trainer(trainer, ref)
+    return last, RunArtifact.from_trainer(trainer, ref)
+
+
 class TrainingController(QObject):
     started = Signal()
     report = Signal(object)  # aegui.core.reports.Report
     finished = Signal(object)  # the final Report
     failed = Signal(str)
     stateChanged = Signal(str)
-    weightsReady = Signal(object)  # (spec, state_dict of owned CPU tensors)
-
-    # Worker -> controller, tagged with the run's generation (queued across threads).
-    _workerReport = Signal(int, object)
-    _workerDone = Signal(int, object)
-    _workerFailed = Signal(int, str)
-    _workerWeights = Signal(int, object)
+    weightsReady = Signal(object)  # a RunArtifact: a snapshot, or the finished run
+    runFinished = Signal(object)  # the finished run's RunArtifact, just before ``finished``
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self._generation = 0
-        self._thread: threading.Thread | None = None
-        self._control: TrainControl | None = None
+        self.runs = RunManager("train", self)
+        self.runs.runStarted.connect(self._on_started)
+        self.runs.runYielded.connect(self._on_yielded)
+        self.runs.runDone.connect(self._on_done)
+        self.runs.runFailed.connect(self._on_failed)
+        self._handles: dict[int, _Run] = {}  # run id -> its control, for runs queued or running
+        self._current: int | None = None
         self._state = IDLE
-        self._weights_wanted = threading.Event()
-        self.trainer = None
-        self._workerReport.connect(self._on_report)
-        self._workerDone.connect(self._on_done)
-        self._workerFailed.connect(self._on_failed)
-        self._workerWeights.connect(self._on_weights)
+        self._snapshots_wanted = True
 
     # --- state -----------------------------------------------------------------------
     @property
@@ -77,7 +120,18 @@ class TrainingController(QObject):
 
     @property
     def generation(self) -> int:
-        return self._generation
+        """The newest run's generation: what its messages are tagged with."""
+        return self.runs.worker.generation
+
+    @property
+    def _thread(self) -> threading.Thread | None:
+        """The newest run's thread until it has ended and been joined (tests look at it)."""
+        return self.runs.worker.thread
+
+    @property
+    def _control(self) -> TrainControl | None:
+        run = self._handles.get(self._current) if self._current is not None else None
+        return run.control if run is not None else None
 
     def _set_state(self, state: str) -> None:
         if state != self._state:
@@ -85,25 +139,26 @@ class TrainingController(QObject):
             self.stateChanged.emit(state)
 
     # --- commands from the GUI ------------------------------------------------------------
-    def start(self, spec: AutoencoderSpec, dataset: Dataset) -> bool:
-        """Start a run; False (and ``failed``) when one is already going or set-up fails."""
+    def start(self, spec: AutoencoderSpec, dataset: Dataset, *, full_dataset: Dataset | None = None,
+              excluded_label: int | None = None) -> bool:
+        """Start a run now; False (and ``failed``) when one is already going.
+
+        ``dataset`` is what the run trains on; ``full_dataset`` and ``excluded_label`` say
+        what it was cut from when a class is held out (for the run's DatasetRef)."""
         if self.is_active:
             self.failed.emit("a training run is already in progress; stop it first")
             return False
-        self._join_finished_thread()
-        self._generation += 1
-        control = TrainControl()
-        self._control = control
-        generation = self._generation
-        self._weights_wanted.clear()
-        self._thread = threading.Thread(
-            target=self._work, args=(generation, spec.copy(), dataset, control),
-            name=f"aegui-train-{generation}", daemon=True,
-        )
-        self._set_state(RUNNING)
-        self._thread.start()
-        self.started.emit()
+        self.queue(spec, dataset, full_dataset=full_dataset, excluded_label=excluded_label)
         return True
+
+    def queue(self, spec: AutoencoderSpec, dataset: Dataset, *, full_dataset: Dataset | None = None,
+              excluded_label: int | None = None) -> int:
+        """Line a run up after any that is running or queued; returns its run id."""
+        run = _Run()
+        run.control.set_snapshots_wanted(self._snapshots_wanted)
+        # Registered before submit, which may start the run (and say so) at once.
+        self._handles[self.runs.next_id] = run
+        return self.runs.submit(train_run, run, spec.copy(), dataset, full_dataset, excluded_label)
 
     def pause(self) -> None:
         if self._control and self._state == RUNNING:
@@ -125,90 +180,57 @@ class TrainingController(QObject):
         if self._control and self.is_active:
             self._control.set(name, value)
 
+    def set_snapshots_wanted(self, wanted: bool) -> None:
+        """Whether reports should carry pictures (reconstructions, filters): only while someone
+        can see them. Applies to the running run and to every run started later."""
+        self._snapshots_wanted = bool(wanted)
+        for run in self._handles.values():
+            run.control.set_snapshots_wanted(self._snapshots_wanted)
+
+    @property
+    def snapshots_wanted(self) -> bool:
+        return self._snapshots_wanted
+
     def request_weights(self) -> None:
-        """Ask for a copy of the current weights, taken at the next report boundary."""
-        self._weights_wanted.set()
+        """Ask for a RunArtifact of the run as it is, taken at the next report boundary."""
+        run = self._handles.get(self._current) if self._current is not None else None
+        if run is not None:
+            run.weights_wanted.set()
 
     def shutdown(self, timeout: float = 2.0) -> bool:
-        """Stop any run and join its thread; True when nothing is left running."""
-        thread = self._thread
-        if self._control is not None:
-            self._control.stop()
-        self._generation += 1  # whatever is still queued belongs to a dead run now
-        if thread is not None:
-            thread.join(timeout)
-            if thread.is_alive():
-                return False
-        self._thread = None
+        """Stop every run, forget the queue and join the thread; True when nothing is left running."""
+        ok = self.runs.shutdown(timeout)
+        self._handles.clear()
+        self._current = None
         self._set_state(IDLE)
-        return True
-
-    def _join_finished_thread(self) -> None:
-        if self._thread is not None and not self._thread.is_alive():
-            self._thread.join()
-            self._thread = None
-
-    # --- the worker (runs off the GUI thread; emits only) -------------------------------------
-    def _work(self, generation: int, spec: AutoencoderSpec, dataset: Dataset, control: TrainControl) -> None:
-        from ..core.trainer import Trainer
-
-        threads = training_threads()
-        if threads:
-            import torch
-
-            torch.set_num_threads(threads)
-        try:
-            trainer = Trainer(spec, dataset, control=control)
-            self.trainer = trainer
-            last = None
-            for report in trainer.run():
-                last = report
-                if report.kind == FINISHED:
-                    break
-                self._workerReport.emit(generation, report)
-                if self._weights_wanted.is_set():
-                    self._weights_wanted.clear()
-                    self._workerWeights.emit(generation, (trainer.spec, _owned_state(trainer.model)))
-            self._workerWeights.emit(generation, (trainer.spec, _owned_state(trainer.model)))
-            self._workerDone.emit(generation, last)
-        except Exception as exc:  # the GUI shows it; the app must stay usable
-            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-            self._workerFailed.emit(generation, str(exc) or detail)
+        return ok
 
     # --- back on the GUI thread -----------------------------------------------------------------
-    @Slot(int, object)
-    def _on_report(self, generation: int, report) -> None:
-        if generation == self._generation:
-            self.report.emit(report)
+    def _on_started(self, run_id: int) -> None:
+        self._current = run_id
+        self._set_state(RUNNING)
+        self.started.emit()
 
-    @Slot(int, object)
-    def _on_weights(self, generation: int, payload) -> None:
-        if generation == self._generation:
-            self.weightsReady.emit(payload)
+    def _on_yielded(self, run_id: int, item) -> None:
+        kind, value = item
+        if kind == REPORT:
+            self.report.emit(value)
+        else:
+            self.weightsReady.emit(value)
 
-    @Slot(int, object)
-    def _on_done(self, generation: int, report) -> None:
-        if generation != self._generation:
-            return
-        self._join_finished_thread_soon()
-        self._set_state(IDLE)
+    def _on_done(self, run_id: int, result) -> None:
+        report, artifact = result
+        self._end(run_id)
+        self.weightsReady.emit(artifact)
+        self.runFinished.emit(artifact)
         self.finished.emit(report)
 
-    @Slot(int, str)
-    def _on_failed(self, generation: int, message: str) -> None:
-        if generation != self._generation:
-            return
-        self._join_finished_thread_soon()
-        self._set_state(IDLE)
+    def _on_failed(self, run_id: int, message: str) -> None:
+        self._end(run_id)
         self.failed.emit(message)
 
-    def _join_finished_thread_soon(self) -> None:
-        # The worker emitted its last signal and is returning; joining is near-instant.
-        if self._thread is not None:
-            self._thread.join(1.0)
-            if not self._thread.is_alive():
-                self._thread = None
-
-
-def _owned_state(model) -> dict:
-    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+    def _end(self, run_id: int) -> None:
+        self._handles.pop(run_id, None)
+        if run_id == self._current:
+            self._current = None
+            self._set_state(IDLE)

@@ -1,7 +1,6 @@
 """The main window: panels as docks and tabs, menus, toolbar, status bar, settings."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt
@@ -14,6 +13,7 @@ from ..core.data import DataError, load_dataset
 from ..core.control import LIVE_VALUE_WORDS
 from ..core.device import resolve_device
 from ..core.presets import fit_to_input, get_preset
+from ..core.reports import StopReason
 from ..core.serialize import SpecError
 from ..core.spec import AutoencoderSpec
 from .controller import IDLE, PAUSED, RUNNING, STOPPING, TrainingController
@@ -25,6 +25,8 @@ from .panels.latent import LatentExplorer
 from .state import AppState
 
 DEFAULT_PRESET = "ae"
+FINISHED_TEXT = {StopReason.COMPLETED: "Training finished", StopReason.STOPPED: "Training stopped",
+                 StopReason.EARLY_STOPPING: "Stopped early", StopReason.NON_FINITE: "Training stopped: the loss diverged"}
 
 
 class MainWindow(QMainWindow):
@@ -196,9 +198,14 @@ class MainWindow(QMainWindow):
         c.finished.connect(self._on_finished)
         c.failed.connect(self._on_failed)
         c.stateChanged.connect(self._on_state)
+        c.weightsReady.connect(self._on_weights)
+        c.runFinished.connect(self._on_run_finished)
         c.weightsReady.connect(self.latent.set_weights)
         c.weightsReady.connect(self.dashboard.set_weights)
         c.weightsReady.connect(self.canvas.set_weights)
+        # Reports carry pictures (reconstructions, filters) only while the Training tab shows them.
+        self.tabs.currentChanged.connect(self._update_snapshots_wanted)
+        self._update_snapshots_wanted()
         self.builder.liveValueChanged.connect(self._on_live_value)
         self.state.specChanged.connect(lambda _: self._update_actions())
         self.state.specChanged.connect(lambda _: self._update_device_label())
@@ -256,7 +263,7 @@ class MainWindow(QMainWindow):
         self._run = self.state.add_run(spec.name, data.name)
         self.dashboard.clear(data)
         self.state.set_locked(True)
-        if self.controller.start(spec, data):
+        if self.controller.start(spec, data, full_dataset=self.state.dataset, excluded_label=self.state.holdout):
             self.tabs.setCurrentWidget(self.dashboard)
         else:
             self.state.set_locked(False)
@@ -352,36 +359,37 @@ class MainWindow(QMainWindow):
     def _on_report(self, report) -> None:
         self.dashboard.add_report(report)
         self.step_label.setText(f"step {report.step}")
-        if self._run is not None and report.kind == "epoch":
-            row = {"epoch": report.epoch, "step": report.step, **{f"train_{k}": v for k, v in report.losses.items()}}
-            row.update({f"val_{k}": v for k, v in (report.val_losses or {}).items()})
-            self._run.history.append(row)
         if report.step and report.kind == "epoch":
-            self.controller.request_weights()
+            self.controller.request_weights()  # a RunArtifact of the run so far: _on_weights
+
+    def _on_weights(self, artifact) -> None:
+        """A snapshot of the run (the panels get it too): the run record holds the newest."""
+        if self._run is not None and self._run.running:
+            self.state.update_run(self._run, artifact)
+
+    def _on_run_finished(self, artifact) -> None:
+        if self._run is not None and self._run.running:
+            self.state.finish_run(self._run, artifact)
+
+    def _update_snapshots_wanted(self, *_) -> None:
+        self.controller.set_snapshots_wanted(self.tabs.currentWidget() is self.dashboard)
 
     def _on_finished(self, report) -> None:
         self.state.set_locked(False)
         if report is not None:
             self.dashboard.add_report(report)
-            if self._run is not None:
-                self._run.final_val_loss = (report.val_losses or {}).get("total")
-                self._run.stop_reason = report.stop_reason
-                self._run.seconds = report.elapsed_s
-                self.state.runs_changed()
-            text = {"completed": "Training finished", "stopped": "Training stopped",
-                    "early_stopping": "Stopped early", "non_finite": "Training stopped: the loss diverged"}
-            self.statusBar().showMessage(f"{text.get(report.stop_reason, 'Finished')} at step {report.step}", 8000)
-            if report.stop_reason == "non_finite" and not self._closing:
+            reason = StopReason(report.stop_reason) if report.stop_reason else None
+            text = FINISHED_TEXT.get(reason, "Finished")
+            self.statusBar().showMessage(f"{text} at step {report.step}", 8000)
+            if reason == StopReason.NON_FINITE and not self._closing:
                 self.show_error("Training stopped", report.message)
 
     def _on_failed(self, message: str) -> None:
         # A refused second start fails too, while the first run goes on: keep its lock and its record.
         if not self.controller.is_active:
             self.state.set_locked(False)
-            if self._run is not None and self._run.stop_reason is None:
-                self._run.stop_reason = "failed"
-                self._run.seconds = time.time() - self._run.started
-                self.state.runs_changed()
+            if self._run is not None and self._run.running:
+                self.state.fail_run(self._run, message)
         if not self._closing:
             self.show_error("Training failed", message)
 
@@ -422,6 +430,7 @@ class MainWindow(QMainWindow):
         self.builder.shutdown()
         self.data_panel.shutdown()
         self.dashboard.shutdown()
+        self.dashboard.anomaly.shutdown()  # its scoring worker: TrainingDashboard.shutdown only stops timers
         self.latent.shutdown()
         self.canvas.shutdown()
         super().closeEvent(event)

@@ -7,7 +7,7 @@ the builder makes can be undone and redone.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -16,23 +16,57 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from ..core.data import Dataset
 from ..core.presets import fit_to_input, get_preset
+from ..core.reports import StopReason
+from ..core.run import RunArtifact, TrainResult
 from ..core.spec import AutoencoderSpec
 from ..core.validation import validate
 
 
 @dataclass
 class RunRecord:
-    """One training run of this session, kept for the run list and comparisons."""
+    """One training run of this session, for the run list and comparisons.
+
+    What the run did lives in its RunArtifact (history, result, split, weights), as the
+    trainer recorded it: the newest snapshot while it trains, the finished run at the end.
+    The record adds only what the session knows: a name, when it started and ended, and
+    why it failed when it raised."""
 
     name: str
     preset: str
     dataset: str
     started: float
     spec: AutoencoderSpec
-    history: list[dict] = field(default_factory=list)
-    final_val_loss: float | None = None
-    stop_reason: str | None = None
-    seconds: float = 0.0
+    artifact: RunArtifact | None = None
+    ended: float | None = None
+    error: str = ""  # the one-line message of a run that raised
+
+    @property
+    def running(self) -> bool:
+        return self.ended is None
+
+    @property
+    def history(self) -> list[dict]:
+        """Per-epoch rows of fine-tuning (greedy pretraining's rows have epochs of their own)."""
+        rows = self.artifact.history if self.artifact is not None else []
+        return [row for row in rows if row.get("phase", "train") == "train"]
+
+    @property
+    def result(self) -> TrainResult | None:
+        return self.artifact.result if self.artifact is not None else None
+
+    @property
+    def final_val_loss(self) -> float | None:
+        return self.result.val_loss if self.result is not None else None
+
+    @property
+    def stop_reason(self) -> StopReason | None:
+        if self.error:
+            return StopReason.FAILED
+        return self.result.stop_reason if self.result is not None else None
+
+    @property
+    def seconds(self) -> float:
+        return (self.ended if self.ended is not None else time.time()) - self.started
 
 
 class _SpecEdit(QUndoCommand):
@@ -152,6 +186,23 @@ class AppState(QObject):
         self.runs.append(record)
         self.runsChanged.emit()
         return record
+
+    def update_run(self, record: RunRecord, artifact: RunArtifact) -> None:
+        """A newer snapshot of a running run (no signal: the run list reads it when shown)."""
+        record.artifact = artifact
+
+    def finish_run(self, record: RunRecord, artifact: RunArtifact | None) -> None:
+        """The run ended with ``artifact`` (its result says how)."""
+        if artifact is not None:
+            record.artifact = artifact
+        record.ended = time.time()
+        self.runsChanged.emit()
+
+    def fail_run(self, record: RunRecord, message: str) -> None:
+        """The run raised: it keeps its last snapshot, and says why it ended."""
+        record.error = message or "failed"
+        record.ended = time.time()
+        self.runsChanged.emit()
 
     def runs_changed(self) -> None:
         self.runsChanged.emit()

@@ -11,10 +11,11 @@ import torch
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
-from aegui.core.data import load_dataset
+from aegui.core.data import load_dataset, split_indices
 from aegui.core.models import build_model
 from aegui.core.presets import fit_to_input, get_preset
-from aegui.core.reports import Report
+from aegui.core.reports import Report, StopReason
+from aegui.core.run import DatasetRef, RunArtifact, TrainResult
 from aegui.gui.dashboard.export import export_plot
 from aegui.gui.dashboard.reference import find_band
 from aegui.gui.panels.dashboard import TrainingDashboard
@@ -41,15 +42,27 @@ def dashboard(qtbot, state):
     qtbot.waitExposed(d)
     yield d
     d.shutdown()
+    assert d.anomaly.shutdown()  # its scoring worker
+
+
+def make_run(spec, dataset, history=(), result=None, seed=0):
+    """A RunArtifact as the training worker hands it over: untrained weights, the trainer's split."""
+    torch.manual_seed(seed)
+    train, val = split_indices(len(dataset), spec.train.val_fraction, spec.train.seed)
+    return RunArtifact(spec=spec, weights={k: v.detach().clone() for k, v in build_model(spec).state_dict().items()},
+                       dataset=DatasetRef.from_dataset(dataset), train_index=train, val_index=val,
+                       history=list(history), result=result)
 
 
 def add_run(state, preset, finals):
     run = state.add_run(preset)
-    for epoch, value in enumerate(finals, start=1):
-        run.history.append({"epoch": epoch, "step": epoch * 10, "train_total": value + 1, "val_total": value,
-                            "val_recon_mse": value / 100})
-    run.final_val_loss, run.stop_reason, run.seconds = finals[-1], "completed", 12.0
-    state.runs_changed()
+    history = [{"phase": "train", "epoch": epoch, "step": epoch * 10, "train_total": value + 1, "val_total": value,
+                "val_recon_mse": value / 100} for epoch, value in enumerate(finals, start=1)]
+    result = TrainResult(stop_reason=StopReason.COMPLETED, message="", epochs=len(finals), steps=10 * len(finals),
+                         train_loss=finals[-1] + 1, val_loss=finals[-1], val_recon_mse=finals[-1] / 100,
+                         samples_per_s=1.0, device="cpu")
+    run.started -= 12.0
+    state.finish_run(run, make_run(state.spec, state.dataset, history, result))
     return run
 
 
@@ -104,18 +117,14 @@ def test_exports_write_readable_files(dashboard, state, tmp_path, qapp):
     assert not (tmp_path / "loss.jpg").exists()
 
 
-def untrained_weights(spec):
-    torch.manual_seed(0)
-    return spec, {k: v.detach().clone() for k, v in build_model(spec).state_dict().items()}
-
-
-def test_anomaly_view_scores_validation_errors_only_when_shown(dashboard, state, transactions, qapp):
+def test_anomaly_view_scores_validation_errors_only_when_shown(dashboard, state, transactions, qapp, qtbot):
     spec = state.spec
     anomaly = dashboard.anomaly
-    dashboard.set_weights(untrained_weights(spec))
+    dashboard.set_weights(make_run(spec, transactions))
+    qtbot.wait(100)
     assert anomaly.errors is None  # hidden: nothing evaluated yet
     dashboard.tabs.setCurrentWidget(anomaly)
-    qapp.processEvents()
+    qtbot.waitUntil(lambda: anomaly.errors is not None, timeout=10_000)  # scored in the worker
     assert anomaly.errors is not None and len(anomaly.errors) == round(len(transactions) * 0.1)
     assert anomaly.combo.currentText().startswith("labelled anomalies (fraud)")
     assert 0.0 <= anomaly.auc <= 1.0 and anomaly.is_anomaly.sum() >= 1

@@ -10,6 +10,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QMessageBox, QSpinBox, QTableWidget
 
 from aegui.core.reports import Report
+from aegui.gui.controller import REPORT
+from aegui.gui.workers import DONE, FAILED, YIELDED
 from gui_helpers import aegui_threads, bound_editor, close_error_dialogs, find_one, set_epochs
 
 RUN_TIMEOUT_MS = 60_000  # a generous bound; one epoch of 600 digits takes well under a second
@@ -220,30 +222,31 @@ def test_reports_from_an_old_generation_are_dropped(qtbot, window):
     qtbot.waitUntil(lambda: len(reports) > n, timeout=REPORT_TIMEOUT_MS)
 
     stale = fake_report(step=10**6)
-    # Delivered the way the worker delivers (directly, and queued from another thread): dropped.
-    controller._workerReport.emit(old, stale)
-    emitter = threading.Thread(target=lambda: controller._workerReport.emit(old, stale), name="test-old-worker")
+    relay = controller.runs.worker._relay  # what a run's thread emits: (generation, kind, payload)
+    # Delivered the way the worker delivers (from this thread, and queued from another thread): dropped.
+    relay.emit(old, YIELDED, (REPORT, stale))
+    emitter = threading.Thread(target=lambda: relay.emit(old, YIELDED, (REPORT, stale)), name="test-old-worker")
     emitter.start()
     emitter.join()
     qtbot.wait(100)
     assert all(r is not stale for r in reports.items), "a report of the stopped run reached the window"
     assert all(r.step < 10**6 for r in reports.items)
     with qtbot.assertNotEmitted(controller.finished, wait=100):
-        controller._workerDone.emit(old, stale)
+        relay.emit(old, DONE, (stale, None))
     with qtbot.assertNotEmitted(controller.failed, wait=100):
-        controller._workerFailed.emit(old, "stale failure")
+        relay.emit(old, FAILED, "stale failure")
     assert controller.state == "running" and window.state.locked
     assert not error_dialogs(window)
 
     # Positive control: the current generation does get through.
     with qtbot.waitSignal(controller.report, timeout=1000, check_params_cb=lambda r: r is stale):
-        controller._workerReport.emit(controller.generation, stale)
+        relay.emit(controller.generation, YIELDED, (REPORT, stale))
     stop_and_wait(qtbot, window)
 
 
 # --- 8: the worker's exception path ---------------------------------------------------------------------
 def test_worker_exception_shows_an_error_and_the_app_recovers(qtbot, window, monkeypatch):
-    from aegui.core.trainer import Trainer
+    from aegui.core.training import Trainer
 
     def boom(self, x):
         raise RuntimeError("boom")

@@ -7,27 +7,55 @@ by quantile and says how many samples it flags (with precision and recall when
 labels exist), ROC AUC scores the whole ranking, and the worst samples are
 shown beside their reconstructions.
 
-The panel runs an InferenceModel built from the newest weights snapshot, never
-the training model, and only while it is on screen: a snapshot that arrives
-while it is hidden waits until it is shown.
+The panel scores the rows the run itself validated on (``RunArtifact.validation_rows``),
+plus every sample of a class the run was trained without, with an InferenceModel
+built from the newest run snapshot, never the training model. Scoring up to
+5,000 samples takes longer than a frame, so it runs in a worker thread (latest
+wins: a newer snapshot supersedes a scoring still under way), and only while
+the panel is on screen: a snapshot that arrives while it is hidden waits.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
-from ...core.data import split_indices
-from ...core.evaluate import anomaly_mask, per_sample_error, roc_auc
-from ..inference import InferenceModel
+from ...core.evaluate import anomaly_mask, roc_auc
+from ...core.inference import CHUNK, InferenceModel
+from ..widgets.when_shown import WeightsWhenShown, run_matches
+from ..workers import Worker
 from .plots import BOLD, NOTE, bar_curve, fix_axes, fixed_label, pen
 from .samples import SampleView, display_levels
-from ..widgets.when_shown import WeightsWhenShown
 
 MAX_SAMPLES = 5000  # validation samples scored (evenly spread) per snapshot
 WORST = 8
 BINS = 50
+
+
+@dataclass
+class Scores:
+    """What the scoring job hands back."""
+
+    index: np.ndarray  # rows of the dataset scored
+    errors: np.ndarray  # their reconstruction errors
+    worst: np.ndarray  # the WORST rows' inputs, worst first
+    worst_recon: np.ndarray  # and their reconstructions
+    scored: str  # which samples, with which weights, in words
+
+
+def score_job(token, run, dataset, rows: np.ndarray, scored: str) -> Scores:
+    """Worker job: a model copy from the run, then each row's error, a chunk at a time."""
+    model = InferenceModel.from_run(run)
+    errors = np.empty(len(rows))
+    for start in range(0, len(rows), CHUNK):
+        part = rows[start:start + CHUNK]
+        errors[start:start + len(part)] = model.errors(dataset.as_float(part), cancel=token.is_set)
+    worst = rows[np.argsort(errors)[::-1][:WORST]]
+    x = dataset.as_float(worst)
+    return Scores(rows, errors, x, model.reconstruct(x), scored)
 
 
 class AnomalyPanel(WeightsWhenShown, QWidget):
@@ -87,6 +115,9 @@ class AnomalyPanel(WeightsWhenShown, QWidget):
         self.index: np.ndarray | None = None
         self.is_anomaly: np.ndarray | None = None
         self.auc: float | None = None
+        self.worker = Worker("anomaly-scores", self)
+        self.worker.done.connect(self._show_scores)
+        self.worker.failed.connect(lambda message: self.status.setText(f"Scoring failed: {message}"))
         self.slider.valueChanged.connect(self._draw_threshold)
         self.combo.currentIndexChanged.connect(lambda _: self._score())
         if state is not None:
@@ -97,6 +128,7 @@ class AnomalyPanel(WeightsWhenShown, QWidget):
     # --- what counts as an anomaly ----------------------------------------------------------
     def _on_dataset(self, _dataset) -> None:
         """Scores of other data no longer apply; the next weights snapshot scores the new set."""
+        self.worker.cancel()
         self.errors = self.index = self.is_anomaly = self.auc = None
         self.status.setText("The data changed: the errors appear after the next epoch of training.")
         self.auc_label.setText("")
@@ -127,43 +159,45 @@ class AnomalyPanel(WeightsWhenShown, QWidget):
         self.combo.blockSignals(False)
         self.combo.setEnabled(ds is not None and ds.labels is not None)
 
-    # --- weights --------------------------------------------------------------------------------
-    def use_weights(self, spec, state_dict) -> None:
+    # --- weights: scored in the worker ---------------------------------------------------------
+    def use_weights(self, run) -> None:
         ds = self.state.dataset if self.state is not None else None
-        if ds is None or tuple(spec.input.shape) != ds.sample_shape:
-            self.status.setText("The current dataset does not fit the trained model; load the data it was "
-                                "trained on to score it.")
+        if ds is None or tuple(run.spec.input.shape) != ds.sample_shape or not run_matches(run, ds):
+            self.status.setText("The current dataset is not the one the model was trained on; load that "
+                                "data to score it.")
             return
-        model = InferenceModel(spec, state_dict)
-        kept = self.state.training_index()
-        if kept is None:
-            _, val = split_indices(len(ds), spec.train.val_fraction, spec.train.seed)
+        val = run.validation_rows(ds)
+        held_label = run.dataset.excluded_label
+        if held_label is None or ds.labels is None:
             where = "validation"
             if len(val) == 0:
                 val, where = np.arange(len(ds)), "all"
             scored = f"{min(len(val), MAX_SAMPLES):,} {where} samples of {ds.name}"
         else:
-            # Trained without one class: score the run's own validation rows (as the trainer split the
-            # subset) and every sample of the class it never saw; none of them was trained on.
-            _, val_in_subset = split_indices(len(kept), spec.train.val_fraction, spec.train.seed)
-            held = np.flatnonzero(ds.labels == self.state.holdout)
-            val = np.sort(np.concatenate([kept[val_in_subset], held]))
-            scored = (f"{len(val):,} samples of {ds.name} ({len(val_in_subset):,} validation, {len(held):,} of "
-                      f"class {self.state.holdout_name()}, held out of training)")
+            # Trained without one class: score the run's own validation rows and every sample of
+            # the class it never saw; none of them was trained on.
+            held = np.flatnonzero(ds.labels == held_label)
+            n_val = len(val)
+            val = np.sort(np.concatenate([val, held]))
+            scored = (f"{len(val):,} samples of {ds.name} ({n_val:,} validation, {len(held):,} of "
+                      f"class {ds.label_name(held_label)}, held out of training)")
         if len(val) > MAX_SAMPLES:
             val = val[np.linspace(0, len(val) - 1, MAX_SAMPLES).astype(int)]
-        self.index = val
-        self.errors = per_sample_error(model.model, ds, index=val)
-        worst = val[np.argsort(self.errors)[::-1][:WORST]]
-        x = ds.as_float(worst)
-        levels = display_levels(x, ds.is_uint8)
-        self.worst.set_rows([x, None, model.reconstruct(x)], levels)  # no corrupted row: input and output
-        self.worst_label.setText("Worst reconstructed: " + ("top input, bottom reconstruction" if x.ndim == 4
-                                 else "input in black, reconstruction in blue"))
+        self.worker.submit(score_job, run, ds, val, f"{scored} scored with the weights of {run.spec.name}")
+
+    def _show_scores(self, scores: Scores) -> None:
+        ds = self.state.dataset if self.state is not None else None
+        self.index, self.errors = scores.index, scores.errors
+        levels = display_levels(scores.worst, ds.is_uint8 if ds is not None else False)
+        self.worst.set_rows([scores.worst, None, scores.worst_recon], levels)  # no corrupted row
+        self.worst_label.setText("Worst reconstructed: " + ("top input, bottom reconstruction"
+                                 if scores.worst.ndim == 4 else "input in black, reconstruction in blue"))
         self.worst_caption.setText("errors: " + ", ".join(f"{e:.3g}" for e in np.sort(self.errors)[::-1][:WORST]))
-        self.status.setText(f"{scored} scored with the weights of {spec.name} "
-                            "(updated after every epoch).")
+        self.status.setText(f"{scores.scored} (updated after every epoch).")
         self._score()
+
+    def shutdown(self) -> bool:
+        return self.worker.shutdown(1.0)
 
     # --- scores ---------------------------------------------------------------------------------
     def _score(self) -> None:

@@ -1,10 +1,11 @@
 """Every run of the session in a list, and any of them overlaid on one plot.
 
-The runs live in ``AppState.runs`` (the window appends a RunRecord per run and
-fills in its per-epoch history); this panel only reads them, when the state
-says they changed and when the panel is shown (a running run's history grows
-without a signal). Tick runs to overlay a metric of theirs, e.g. the validation
-loss of an AE, a sparse AE and a VAE trained on the same data.
+The runs live in ``AppState.runs``: a RunRecord per run, whose history and
+result are its RunArtifact's (the newest snapshot while it trains, then the
+finished run). This panel only reads them, when the state says they changed
+and when the panel is shown (a running run's history grows without a signal).
+Tick runs to overlay a metric of theirs, e.g. the validation loss of an AE, a
+sparse AE and a VAE trained on the same data.
 """
 from __future__ import annotations
 
@@ -101,8 +102,8 @@ class RunsPanel(QWidget):
             loss = run.final_val_loss
             values = [run.name, run.preset, run.dataset,
                       f"{loss:.4g}" if loss is not None and math.isfinite(loss) else "–",
-                      run.stop_reason or ("running" if not run.seconds else "–"),
-                      format_duration(run.seconds) if run.seconds else "–"]
+                      str(run.stop_reason or ("running" if run.running else "–")),
+                      "–" if run.running else format_duration(run.seconds)]
             self.table.setItem(row, 0, tick)
             for col, text in enumerate(values, start=1):
                 self.table.setItem(row, col, QTableWidgetItem(text))

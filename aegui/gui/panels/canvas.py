@@ -1,8 +1,10 @@
 """A canvas to draw or corrupt an input and watch the model reconstruct it.
 
 The drawing is held as a float array in model space (0-1); the painter only
-shows it. Reconstruction runs on the inference copy, throttled to the next
-event-loop pass so a fast stroke costs one decode per frame, not per pixel.
+shows it. The inference copy is built from the run in a worker thread (latest
+wins); reconstructing one drawing is about a millisecond, so it runs on the
+GUI thread, throttled to the next event-loop pass so a fast stroke costs one
+forward pass per frame, not per pixel.
 """
 from __future__ import annotations
 
@@ -14,10 +16,15 @@ from PySide6.QtWidgets import (
     QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget,
 )
 
+from ...core.inference import InferenceModel
 from ...core.objectives import corrupt
-from ..inference import InferenceModel
 from ..widgets.image_grid import ImageGrid
 from ..widgets.when_shown import WeightsWhenShown
+from ..workers import Worker
+
+
+def build_model_job(token, run) -> InferenceModel:
+    return InferenceModel.from_run(run)
 
 
 class PaintArea(QWidget):
@@ -86,6 +93,9 @@ class DrawCanvas(WeightsWhenShown, QWidget):
         self.setObjectName("drawCanvas")
         self.state = state
         self.model: InferenceModel | None = None
+        self.worker = Worker("canvas-model", self)
+        self.worker.done.connect(self._use_model)
+        self.worker.failed.connect(lambda message: self.status.setText(f"The model could not be built: {message}"))
         self.paint = PaintArea()
         self.output = ImageGrid(columns=1)
         self.output.setObjectName("canvasReconstruction")
@@ -154,10 +164,13 @@ class DrawCanvas(WeightsWhenShown, QWidget):
             self.status.setText("Drawing needs a single-channel image dataset; this one holds "
                                 f"{dataset.kind} samples of shape {list(dataset.sample_shape)}.")
 
-    def use_weights(self, spec, state_dict) -> None:
-        if not self._drawable() or tuple(spec.input.shape) != self.state.dataset.sample_shape:
+    def use_weights(self, run) -> None:
+        if not self._drawable() or tuple(run.spec.input.shape) != self.state.dataset.sample_shape:
             return
-        self.model = InferenceModel(spec, state_dict)
+        self.worker.submit(build_model_job, run)
+
+    def _use_model(self, model: InferenceModel) -> None:
+        self.model = model
         self.status.setText("Draw with the left mouse button, erase with the right; the reconstruction follows.")
         self.reconstruct()
 
@@ -177,9 +190,9 @@ class DrawCanvas(WeightsWhenShown, QWidget):
         if self.model is None:
             return
         out = self.model.reconstruct(self.paint.image[None, None])
-        levels = (0.0, 1.0) if self.model.spec.likelihood == "bernoulli" else None
-        self.output.set_samples(out, columns=1, levels=levels)
+        self.output.set_samples(out, columns=1, levels=self.model.levels)
 
-    def shutdown(self) -> None:
+    def shutdown(self) -> bool:
         self._timer.stop()
         self.model = None
+        return self.worker.shutdown(1.0)
