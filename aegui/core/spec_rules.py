@@ -214,7 +214,8 @@ FIELDS: dict[str, FieldInfo] = {
     "objective.stacked.epochs_per_layer": _F("Pretraining epochs per layer", 1, 100_000),
     "train.epochs": _F("Epochs", 1, 100_000),
     "train.batch_size": _F("Batch size", 1, MAX_WIDTH),
-    "train.lr": _F("Learning rate", 0, 10, lo_open=True, decimals=6, step=1e-4, noun="the learning rate",
+    # A rate of a million is allowed: it is how one shows a run diverging (and the NaN guard stopping it).
+    "train.lr": _F("Learning rate", 0, 1e6, lo_open=True, decimals=6, step=1e-4, noun="the learning rate",
                    help="Can be changed while training"),
     "train.patience": _F("Early-stopping patience", 0, 100_000, unit="epochs", help="0 turns early stopping off"),
     "train.val_fraction": _F("Validation fraction", 0, 0.9, decimals=2, step=0.05, range_words=True,

@@ -180,9 +180,9 @@ def test_a_bound_problem_names_the_range_where_the_range_is_the_point():
     spec = get_preset("ae")
     spec.train.val_fraction = 0.95
     spec.encoder.layers[0].dropout = 1.0
-    spec.train.lr = 11.0
+    spec.train.lr = 2e6
     assert dict(validate(spec)) == {"encoder.layers[0].dropout": "must be from 0 up to (not including) 1; it is 1.0",
-                                    "train.lr": "the learning rate must be at most 10; it is 11.0",
+                                    "train.lr": "the learning rate must be at most 1e+06; it is 2000000.0",
                                     "train.val_fraction": "must be from 0 to 0.9; it is 0.95"}
 
 
