@@ -226,6 +226,27 @@ def test_shutdown_reports_a_stuck_worker(qtbot, worker):
     assert w.shutdown(2.0) is True  # a later try joins it
 
 
+def test_jobs_hear_that_their_owner_is_gone(qtbot):
+    import shiboken6
+    from PySide6.QtCore import QObject
+
+    owner = QObject()
+    w = Worker("owned", owner)
+    started = threading.Event()
+
+    def cooperative(token):
+        started.set()
+        while not token.wait(0.01):
+            pass
+
+    w.submit(cooperative)
+    assert started.wait(5)
+    thread = w.thread
+    shiboken6.delete(owner)  # the owner goes without calling shutdown
+    thread.join(2.0)
+    assert not thread.is_alive()
+
+
 def test_cancel_token_calls_back_once_and_at_once_when_already_cancelled():
     token = CancelToken()
     calls = []

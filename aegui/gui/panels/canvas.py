@@ -2,7 +2,7 @@
 
 The drawing is held as a float array in model space (0-1); the painter only
 shows it. The inference copy is built from the run in a worker thread (latest
-wins); reconstructing one drawing is about a millisecond, so it runs on the
+wins); reconstructing one drawing takes 0.2-0.7 ms, so it runs on the
 GUI thread, throttled to the next event-loop pass so a fast stroke costs one
 forward pass per frame, not per pixel.
 """

@@ -9,8 +9,8 @@ The numbers come from ``core.latent``. Building the model copy, encoding the
 samples and projecting them runs in a worker thread (latest wins: a newer run
 snapshot supersedes a map still being made), and so do the gallery's decodes;
 the panel draws when the result arrives. Only the target's single decode runs
-on the GUI thread, as the mouse drags it: one code through the decoder is
-about a millisecond for the stock models (see docs/architecture.md).
+on the GUI thread, as the mouse drags it: one code through the decoder took
+0.1-0.4 ms for the stock vae, ae and conv-vae (2-core machine), well inside a frame.
 """
 from __future__ import annotations
 
@@ -191,7 +191,7 @@ class LatentExplorer(WeightsWhenShown, QWidget):
         if self.map is None:
             return
         pos = self.target.pos()
-        # One code through the decoder: about a millisecond, so it keeps up with the mouse here.
+        # One code through the decoder: well under a millisecond, so it keeps up with the mouse here.
         image = self.model.decode(self.code_at(pos.x(), pos.y())[None])
         self.decoded.set_samples(image, columns=1, levels=self.model.levels)
 
