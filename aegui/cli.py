@@ -42,6 +42,10 @@ def _image_size(text: str) -> tuple[int, int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # The choices offered come from the spec's own tables, as the builder's do.
+    from .core.spec import INPUT_KINDS
+    from .core.spec_rules import DEVICES
+
     parser = OneLineParser(prog="aegui", description="Autoencoder Studio. With no command, opens the application.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     train = sub.add_parser("train", help="train a model headless")
@@ -52,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--limit", type=int, help="train on a stratified subsample of N samples")
     train.add_argument("--image-size", type=_image_size, help="resize imported images to N or HxW pixels")
     train.add_argument("--channels", type=int, choices=[1, 3], help="make imported images grey (1) or colour (3)")
-    train.add_argument("--kind", choices=["image", "vector", "sequence"],
+    train.add_argument("--kind", choices=INPUT_KINDS,
                        help="what each sample of an imported array is (an (N,28,28) array: image)")
     train.add_argument("--label-column", help="the label column of a CSV table, by name or 0-based index")
     train.add_argument("--without-class", help="train on every class but this one (by name or number), as the "
@@ -61,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--latent", type=int, help="code size")
     train.add_argument("--batch-size", type=int)
     train.add_argument("--lr", type=float)
-    train.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
+    train.add_argument("--device", choices=DEVICES)
     train.add_argument("--seed", type=int)
     train.add_argument("--out", help="output folder (default runs/NAME-TIME)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -92,18 +96,19 @@ def _spec_from_args(args):
     if args.seed is not None:
         spec.train.seed = args.seed
     if args.latent is not None:
-        if spec.family == "capsule":
-            size = spec.capsule.capsule_dim
-            if args.latent % size:
-                raise CliError(f"--latent {args.latent}: a capsule code is a whole number of capsules of {size}")
-            spec.capsule.num_capsules = args.latent // size
-        spec.latent.dim = args.latent
+        from .core.spec_rules import set_code_size
+
+        problem = set_code_size(spec, args.latent)
+        if problem:
+            raise CliError(f"--latent {args.latent}: {problem}")
     return spec
 
 
 def _fit_input(spec, dataset, from_file: bool):
     """Presets follow the dataset's shape; a spec file must already match it."""
-    if (spec.input.kind, tuple(spec.input.shape)) == (dataset.kind, dataset.sample_shape):
+    from .core.spec_rules import input_fits
+
+    if input_fits(spec, dataset):
         return spec
     if from_file:
         raise CliError(

@@ -13,23 +13,6 @@ from . import objectives as obj
 from .models import Autoencoder
 from .spec import AutoencoderSpec
 
-# Order of the accumulated loss terms; "total" first.
-TERMS = ("total", "recon", "kl", "sparsity", "contractive", "adv_gen", "adv_disc")
-
-
-def active_terms(spec: AutoencoderSpec) -> tuple[str, ...]:
-    o = spec.objective
-    flags = {
-        "total": True,
-        "recon": True,
-        "kl": o.variational.enabled,
-        "sparsity": o.sparsity.kind != "none",
-        "contractive": o.contractive.weight > 0,
-        "adv_gen": o.adversarial.enabled,
-        "adv_disc": o.adversarial.enabled,
-    }
-    return tuple(t for t in TERMS if flags[t])
-
 
 def split_decay_params(params: Iterable[torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     """(weights, biases): 1-D parameters (biases, norm scales) decay with the bias setting."""

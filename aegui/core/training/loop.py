@@ -29,7 +29,8 @@ from ..models import build_model
 from ..reports import EPOCH, FINISHED, PAUSED, PROGRESS, Report, ReportKind, StopReason
 from ..run import TrainResult
 from ..spec import AutoencoderSpec
-from ..step import active_terms, all_finite, decay_penalty, make_optimizer, objective_loss, param_groups, split_decay_params
+from ..spec_rules import active_terms, dataset_fit_problem, live_values
+from ..step import all_finite, decay_penalty, make_optimizer, objective_loss, param_groups, split_decay_params
 from . import persist
 from .evaluation import evaluate
 from .phases import FineTuning, PretrainStage, backward_and_step
@@ -38,18 +39,9 @@ from .state import Position, WeightBuffer, copy_weights, make_generator, seeded_
 
 
 def check_dataset_fits(spec: AutoencoderSpec, dataset: Dataset) -> None:
-    if tuple(dataset.sample_shape) != tuple(spec.input.shape) or dataset.kind != spec.input.kind:
-        raise DataError(
-            f"the model expects {spec.input.kind} input of shape {list(spec.input.shape)}, but dataset "
-            f"'{dataset.name}' holds {dataset.kind} samples of shape {list(dataset.sample_shape)}"
-        )
-    if spec.likelihood == "bernoulli" and not dataset.is_uint8:
-        lo, hi = dataset.value_range
-        if lo < -1e-6 or hi > 1 + 1e-6:
-            raise DataError(
-                f"the bernoulli likelihood needs values from 0 to 1, but dataset '{dataset.name}' ranges "
-                f"from {lo:.3g} to {hi:.3g}; choose the gaussian likelihood"
-            )
+    problem = dataset_fit_problem(spec, dataset)
+    if problem:
+        raise DataError(problem)
 
 
 class Trainer:
@@ -92,8 +84,7 @@ class Trainer:
             self.disc_optimizer = torch.optim.Adam(self.disc.parameters(), lr=o.adversarial.disc_lr, betas=(0.5, 0.999))
             if o.adversarial.prior == "mixture":
                 self.prior_means = obj.mixture_means(self.model.code_dim, o.adversarial.mixture_components).to(self.device)
-        self.live = {"lr": tr.lr, "beta": o.variational.beta, "noise_level": o.noise.level,
-                     "sparsity_weight": o.sparsity.weight}
+        self.live = live_values(self.spec)
         self.terms = active_terms(self.spec)
         self.pos = Position()
         self.history: list[dict] = []
