@@ -212,7 +212,7 @@ def test_unticking_mirror_gives_an_editable_explicit_decoder(qtbot, window):
     width.setValue(64)
     assert window.state.spec.decoder.layers[0].units == 64
     wait_summary(qtbot, window)
-    from aegui.gui.panels.model_summary import summarize
+    from aegui.core.model_summary import summarize
 
     blocks = summarize(window.state.spec, window.state.issues).blocks
     assert [width for _, width, role in blocks if role == "decoder"] == [64]

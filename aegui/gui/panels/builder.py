@@ -22,7 +22,7 @@ from ...core.spec_rules import (
 )
 from ..widgets.diagram import ArchitectureDiagram
 from ..widgets.layer_table import LayerTable, number_editor
-from .model_summary import summarize
+from ...core.model_summary import summarize
 
 BLANK = "(blank)"
 def _combo(items) -> QComboBox:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ...core.models import build_model, count_parameters, layer_shapes
-from ...core.spec import AutoencoderSpec
+from .models import build_model, count_parameters, layer_shapes
+from .spec import AutoencoderSpec
 
 
 @dataclass
