@@ -10,7 +10,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.data import DataError, load_dataset
-from ..core.control import LIVE_VALUE_WORDS
+from ..core.spec_rules import LIVE_VALUE_WORDS, dataset_fit_problem, input_fits
 from ..core.device import resolve_device
 from ..core.presets import fit_to_input, get_preset
 from ..core.reports import StopReason
@@ -23,6 +23,7 @@ from .panels.dashboard import TrainingDashboard
 from .panels.data import DataPanel
 from .panels.latent import LatentExplorer
 from .state import AppState
+from .workers import Worker
 
 DEFAULT_PRESET = "ae"
 FINISHED_TEXT = {StopReason.COMPLETED: "Training finished", StopReason.STOPPED: "Training stopped",
@@ -237,9 +238,12 @@ class MainWindow(QMainWindow):
         if self.state.dataset is None:
             return "load a dataset first"
         spec, dataset = self.state.spec, self.state.dataset
-        if (spec.input.kind, tuple(spec.input.shape)) != (dataset.kind, dataset.sample_shape):
+        if not input_fits(spec, dataset):
             return (f"the model takes {spec.input.kind} input {list(spec.input.shape)} but {dataset.name} holds "
                     f"{dataset.kind} samples {list(dataset.sample_shape)}; load its data or press New")
+        problem = dataset_fit_problem(spec, dataset)  # e.g. the bernoulli likelihood on data outside 0..1
+        if problem:
+            return problem
         issues = self.state.issues
         if issues:
             path, message = issues[0]
@@ -315,7 +319,7 @@ class MainWindow(QMainWindow):
             self.show_error("Cannot open this spec", exc.first_line)
             return False
         ds = self.state.dataset
-        if ds is not None and (spec.input.kind, tuple(spec.input.shape)) != (ds.kind, ds.sample_shape):
+        if ds is not None and not input_fits(spec, ds):
             self.statusBar().showMessage(f"The spec was made for {spec.input.kind} "
                                          f"{list(spec.input.shape)} input; fitted to {ds.name}", 8000)
             spec = fit_to_input(spec, ds.kind, ds.sample_shape, ds.in_unit_range)
@@ -426,11 +430,13 @@ class MainWindow(QMainWindow):
         """Stop and join every thread we started; never ask, never hang."""
         self._closing = True
         self._save_settings()
+        # Every job hears the cancel at once, so the joins below overlap rather than add up.
+        for worker in self.findChildren(Worker):
+            worker.cancel()
         self.controller.shutdown(timeout=2.0)
         self.builder.shutdown()
         self.data_panel.shutdown()
         self.dashboard.shutdown()
-        self.dashboard.anomaly.shutdown()  # its scoring worker: TrainingDashboard.shutdown only stops timers
         self.latent.shutdown()
         self.canvas.shutdown()
         super().closeEvent(event)

@@ -19,6 +19,7 @@ from ..core.presets import fit_to_input, get_preset
 from ..core.reports import StopReason
 from ..core.run import RunArtifact, TrainResult
 from ..core.spec import AutoencoderSpec
+from ..core.spec_rules import input_fits
 from ..core.validation import validate
 
 
@@ -142,7 +143,7 @@ class AppState(QObject):
             self._holdout = None
             self.holdoutChanged.emit(None)
         spec = self._spec
-        if (spec.input.kind, tuple(spec.input.shape)) != (dataset.kind, dataset.sample_shape) and not self._locked:
+        if not input_fits(spec, dataset) and not self._locked:
             fitted = fit_to_input(spec, dataset.kind, dataset.sample_shape, dataset.in_unit_range)
             self.edit_spec(fitted, f"fit input to {dataset.name}")
         self.datasetChanged.emit(dataset)

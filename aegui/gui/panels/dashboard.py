@@ -263,7 +263,7 @@ class TrainingDashboard(QWidget):
             self._wake()
 
     def set_weights(self, payload) -> None:
-        """A (spec, state_dict) snapshot: the anomaly view scores it when it is on screen."""
+        """A RunArtifact snapshot of the weights: the anomaly view scores it when it is on screen."""
         self.anomaly.set_weights(payload)
 
     # --- drawing ---------------------------------------------------------------------------------
@@ -299,3 +299,4 @@ class TrainingDashboard(QWidget):
 
     def shutdown(self) -> None:
         self._timer.stop()
+        self.anomaly.shutdown()  # its scoring worker
