@@ -25,6 +25,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayo
 
 from ...core.evaluate import anomaly_mask, roc_auc
 from ...core.inference import CHUNK, InferenceModel
+from ...core.spec_rules import input_fits
 from ..widgets.when_shown import WeightsWhenShown, run_matches
 from ..workers import Worker
 from .plots import BOLD, NOTE, bar_curve, fix_axes, fixed_label, pen
@@ -162,7 +163,7 @@ class AnomalyPanel(WeightsWhenShown, QWidget):
     # --- weights: scored in the worker ---------------------------------------------------------
     def use_weights(self, run) -> None:
         ds = self.state.dataset if self.state is not None else None
-        if ds is None or tuple(run.spec.input.shape) != ds.sample_shape or not run_matches(run, ds):
+        if ds is None or not input_fits(run.spec, ds) or not run_matches(run, ds):
             self.status.setText("The current dataset is not the one the model was trained on; load that "
                                 "data to score it.")
             return

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from ...core.inference import InferenceModel
 from ...core.objectives import corrupt
+from ...core.spec_rules import input_fits
 from ..widgets.image_grid import ImageGrid
 from ..widgets.when_shown import WeightsWhenShown
 from ..workers import Worker
@@ -165,7 +166,7 @@ class DrawCanvas(WeightsWhenShown, QWidget):
                                 f"{dataset.kind} samples of shape {list(dataset.sample_shape)}.")
 
     def use_weights(self, run) -> None:
-        if not self._drawable() or tuple(run.spec.input.shape) != self.state.dataset.sample_shape:
+        if not self._drawable() or not input_fits(run.spec, self.state.dataset):
             return
         self.worker.submit(build_model_job, run)
 

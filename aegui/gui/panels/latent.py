@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSpin
 
 from ...core.inference import InferenceModel
 from ...core.latent import Projection, encode_rows, lerp, prior_codes, project, slerp, traversal
+from ...core.spec_rules import input_fits
 from ..widgets.image_grid import ImageGrid
 from ..widgets.when_shown import WeightsWhenShown, run_matches
 from ..workers import Worker
@@ -149,7 +150,7 @@ class LatentExplorer(WeightsWhenShown, QWidget):
     # --- a run's weights: the map is made in the worker ---------------------------------------------
     def use_weights(self, run) -> None:
         dataset = self.state.dataset
-        if dataset is None or tuple(run.spec.input.shape) != dataset.sample_shape:
+        if dataset is None or not input_fits(run.spec, dataset):
             return
         rows, which = np.arange(len(dataset)), "samples"
         if run_matches(run, dataset) and len(run.val_index) >= 2:
