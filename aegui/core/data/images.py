@@ -159,19 +159,23 @@ def load_image_folder(root: Path, *, image_size=None, channels: int | None = Non
     files, labels, classes = list_images(root)
     require_two_samples(len(files), str(root))
     first = _open(Image, files[0])
-    h, w = size if size is not None else (first.height, first.width)
-    colour = channels == 3 or (channels is None and _is_colour(first))
-    check_budget(str(root), len(files), (3 if colour else 1, h, w),
-                 f"this folder holds {len(files):,} images", budget_bytes, limit)
-    if limit is not None and limit < len(files):
-        keep = stratified_limit(labels, len(files), limit, seed)
-        if keep[0] != 0:  # the first file was not chosen: the chosen first sets the size instead
-            first.close()
-            first = _open(Image, files[keep[0]])
-            h, w = size if size is not None else (first.height, first.width)
-            colour = channels == 3 or (channels is None and _is_colour(first))
-        files = [files[i] for i in keep]
-        labels = None if labels is None else labels[keep]
+    try:  # a refusal here must not leave the first file open for the garbage collector to close
+        h, w = size if size is not None else (first.height, first.width)
+        colour = channels == 3 or (channels is None and _is_colour(first))
+        check_budget(str(root), len(files), (3 if colour else 1, h, w),
+                     f"this folder holds {len(files):,} images", budget_bytes, limit)
+        if limit is not None and limit < len(files):
+            keep = stratified_limit(labels, len(files), limit, seed)
+            if keep[0] != 0:  # the first file was not chosen: the chosen first sets the size instead
+                first.close()
+                first = _open(Image, files[keep[0]])
+                h, w = size if size is not None else (first.height, first.width)
+                colour = channels == 3 or (channels is None and _is_colour(first))
+            files = [files[i] for i in keep]
+            labels = None if labels is None else labels[keep]
+    except BaseException:
+        first.close()
+        raise
 
     x = np.empty((len(files), h, w, 3) if colour else (len(files), h, w), dtype=np.uint8)
     first_size = (first.width, first.height)

@@ -1,0 +1,1 @@
+"""The training dashboard's parts, each a widget with clear()/draw(report)."""

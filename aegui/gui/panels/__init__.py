@@ -1,0 +1,1 @@
+"""The window's panels: builder, data, dashboard container, latent explorer, canvas."""
