@@ -13,7 +13,6 @@ import numpy as np
 import torch
 
 MAX_FILTERS = 64
-ACTIVE_THRESHOLD = 1e-2
 
 
 class ReportKind(str, Enum):
@@ -78,10 +77,12 @@ class Report:
     # Per-unit mean activation of the code over the reporting interval, and the
     # codes of the snapshot batch (for histograms).
     code_mean: np.ndarray | None = None
-    # Per unit: the fraction of samples in the interval where |activation| > ACTIVE_THRESHOLD.
+    # Per unit: the fraction of samples in the interval where |activation| > active_threshold
+    # (spec_rules.active_threshold: 0.5 for sigmoid and tanh codes, 0.01 otherwise).
     # A unit that is never active is dead.
     code_active: np.ndarray | None = None
-    sparsity_target: float | None = None
+    active_threshold: float | None = None
+    sparsity_target: float | None = None  # KL sparsity's rate rho; L1 sparsity has none
     code_sample: np.ndarray | None = None
     kl_per_dim: np.ndarray | None = None
     # The fixed snapshot batch: clean inputs, what the model saw, and its output.

@@ -133,6 +133,14 @@ def set_code_size(spec: AutoencoderSpec, size: int) -> str:
     return ""
 
 
+# --- when a code unit counts as active ------------------------------------------------------------
+def active_threshold(spec: AutoencoderSpec) -> float:
+    """A code unit is active on a sample above this. A saturating unit (sigmoid, tanh) fires when it is
+    past the middle of its range, so "active" then matches a target rate rho: a sigmoid at 0.02 is off,
+    though above 0.01. An unbounded unit is active when it is not (nearly) zero."""
+    return 0.5 if spec.latent.activation in ("sigmoid", "tanh") else 0.01
+
+
 # --- a dataset for a spec -------------------------------------------------------------------------------
 def input_fits(spec: AutoencoderSpec, dataset) -> bool:
     """Whether the dataset's samples are the kind and shape the spec's input takes."""

@@ -597,3 +597,28 @@ def test_the_finished_report_carries_the_objectives_settings(digits):
     final = reports[-1]
     assert final.kind == FINISHED
     assert final.beta == pytest.approx(1.0) and final.noise_level == pytest.approx(0.25)
+
+
+def test_l1_sparsity_reports_no_target_rate_and_kl_sparsity_reports_rho(digits):
+    l1 = make_spec("sparse-l1", epochs=1, every=3)
+    reports = [r for r in Trainer(l1, digits).run() if r.kind == PROGRESS]
+    assert reports and all(r.sparsity_target is None and r.sparsity_weight is not None for r in reports)
+    kl = make_spec("sparse-kl", epochs=1, every=3)
+    reports = [r for r in Trainer(kl, digits).run() if r.kind == PROGRESS]
+    assert reports and all(r.sparsity_target == kl.objective.sparsity.target for r in reports)
+
+
+def test_a_sigmoid_code_counts_a_unit_active_past_the_middle_of_its_range(digits):
+    spec = make_spec("sparse-kl", epochs=1, every=3)
+    assert spec.latent.activation == "sigmoid"
+    trainer = Trainer(spec, digits)
+    report = next(r for r in trainer.run() if r.kind == PROGRESS)
+    assert report.active_threshold == 0.5
+    x = trainer.to_float(trainer.val_x[:64])
+    with torch.no_grad():
+        code = trainer.model.eval().encode(x).mean_code
+    # Every sigmoid output is above 0.01, so the old threshold called every unit active all the time.
+    assert float((code > 0.01).float().mean()) > 0.9
+    assert report.code_active.mean() < 0.9
+    relu = next(r for r in Trainer(make_spec("ae", epochs=1, every=3), digits).run() if r.kind == PROGRESS)
+    assert relu.active_threshold == 0.01

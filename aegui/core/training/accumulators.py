@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import torch
 
-from ..reports import ACTIVE_THRESHOLD, to_numpy
+from ..reports import to_numpy
 
 LOSS_TRACE_STEPS = 4096  # a report comes at least this often, in steps
 
 
 class Accumulators:
-    def __init__(self, terms: tuple[str, ...], code_dim: int, device: torch.device, code_stats: bool = True):
+    def __init__(self, terms: tuple[str, ...], code_dim: int, device: torch.device, code_stats: bool = True,
+                 active_threshold: float = 0.01):
         self.terms = terms
+        self.active_threshold = active_threshold
         self.code_stats = code_stats
         self.interval = torch.zeros(len(terms), device=device)
         # Whole-epoch sums, so an epoch's training loss covers every step of it,
@@ -47,7 +49,7 @@ class Accumulators:
         if self.code_stats and encoded is not None:
             code = encoded.mean_code.detach().float()
             self.code += code.mean(dim=0)
-            self.active += (code.abs() > ACTIVE_THRESHOLD).float().mean(dim=0)
+            self.active += (code.abs() > self.active_threshold).float().mean(dim=0)
             if "_kl_per_dim" in terms:
                 self.kl += terms["_kl_per_dim"].detach()
         # One small copy a step; the report, which reads the device anyway, finds the first bad step.
@@ -76,9 +78,10 @@ class Accumulators:
 
     def code_means(self, variational: bool) -> dict:
         if not (self.code_stats and self.steps):
-            return {"code_mean": None, "code_active": None, "kl_per_dim": None}
+            return {"code_mean": None, "code_active": None, "kl_per_dim": None, "active_threshold": None}
         n = self.steps
         return {"code_mean": to_numpy(self.code / n), "code_active": to_numpy(self.active / n),
+                "active_threshold": self.active_threshold,
                 "kl_per_dim": to_numpy(self.kl / n) if variational else None}
 
     def rate(self) -> float:

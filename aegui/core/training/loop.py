@@ -358,7 +358,8 @@ class Trainer:
             report.noise_level = self.live["noise_level"]
         if o.sparsity.kind != "none":
             report.sparsity_weight = self.live["sparsity_weight"]
-            report.sparsity_target = o.sparsity.target
+            if o.sparsity.kind == "kl":  # L1 sparsity pulls towards zero and has no target rate
+                report.sparsity_target = o.sparsity.target
 
     def evaluate(self, x_all: torch.Tensor | None = None) -> dict[str, float]:
         """Validation terms: the objective (with fixed-seed corruption) and the clean recon MSE."""

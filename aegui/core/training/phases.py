@@ -15,6 +15,7 @@ from torch.nn import functional as F
 
 from .. import objectives as obj
 from ..models.common import Encoded
+from ..spec_rules import active_threshold
 from ..step import make_optimizer, param_groups
 from .accumulators import Accumulators
 
@@ -56,7 +57,8 @@ class FineTuning:
         self.trainer = trainer
         self.epochs = trainer.spec.train.epochs
         self.optimizer = trainer.optimizer
-        self.acc = Accumulators(trainer.terms, trainer.model.code_dim, trainer.device, code_stats=True)
+        self.acc = Accumulators(trainer.terms, trainer.model.code_dim, trainer.device, code_stats=True,
+                                active_threshold=active_threshold(trainer.spec))
 
     def step(self, x: torch.Tensor) -> None:
         self.trainer.train_step(x)  # looked up each time: tests wrap a trainer's train_step

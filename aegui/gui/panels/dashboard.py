@@ -223,7 +223,7 @@ class TrainingDashboard(QWidget):
     def _configure_from_report(self, report: Report) -> None:
         """The first training report decides for good: it carries exactly what the trainer measures."""
         self._configured = True
-        self._set_relevance(report.sparsity_target is not None,
+        self._set_relevance(report.sparsity_weight is not None,
                             report.kl_per_dim is not None or report.beta is not None,
                             report.attention is not None or report.capsule_lengths is not None)
         self.ring.configure(report.epochs_total * report.steps_per_epoch)
