@@ -213,3 +213,20 @@ def test_snapshots_come_only_when_wanted_and_always_on_the_finished_report(digit
     assert with_snapshot and reports[0].reconstructions is not None
     span = reports[-1].elapsed_s
     assert len(with_snapshot) <= 1 + span / 0.5 + 1e-9
+
+
+def test_continuing_an_early_stopped_run_to_more_epochs_trains_on(digits):
+    spec = make_spec("ae", epochs=30, report_every_steps=0, patience=1, lr=0.02)
+    first = Trainer(spec, digits)
+    result = first.fit()
+    assert result.stop_reason == "early_stopping" and result.epochs < 30
+    # The same total: the saved decision stands, and the run ends at once.
+    again = Trainer(spec, digits)
+    again.load_state_dict(first.state_dict())
+    assert again.fit().stop_reason == "early_stopping" and again.step == first.step
+    longer = spec.copy()
+    longer.train.epochs = 40
+    more = Trainer(longer, digits)
+    more.load_state_dict(first.state_dict())
+    more.fit()
+    assert more.step > first.step

@@ -90,5 +90,9 @@ def restore(trainer: "Trainer", state: dict) -> None:
     trainer.history = [dict(row) for row in state["history"]]
     # A new epoch total: fine-tuning (and a cosine schedule's horizon stays as it was saved).
     trainer.phases[-1].epochs = trainer.spec.train.epochs
+    if trainer.spec.train.epochs > saved.train.epochs and trainer.pos.stop_reason:
+        # Asked to go on past an early stop: the user has seen the plateau and wants more epochs,
+        # so patience starts afresh from the best score so far.
+        trainer.pos.stop_reason, trainer.pos.stop_message, trainer.pos.bad_epochs = None, "", 0
     trainer._val_cache = None
     restore_rng(trainer.generator, state["rng"])
