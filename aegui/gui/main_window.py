@@ -44,6 +44,7 @@ class MainWindow(QMainWindow):
         self.state = AppState(spec, dataset, self)
         self.controller = TrainingController(self)
         self._run = None
+        self._stage: int | None = None  # the greedy pretraining stage the status bar names (0: fine-tuning)
         self._closing = False
         self._last_error_box: QMessageBox | None = None
 
@@ -265,6 +266,9 @@ class MainWindow(QMainWindow):
         spec = self.state.spec
         data = self.state.training_dataset()  # built once: with a class held out it is a copy
         self._run = self.state.add_run(spec.name, data.name)
+        # The last run's "Training finished at step N" must not stand over the new one.
+        self.statusBar().clearMessage()
+        self._stage = None
         self.dashboard.clear(data)
         self.state.set_locked(True)
         if self.controller.start(spec, data, full_dataset=self.state.dataset, excluded_label=self.state.holdout):
@@ -363,6 +367,12 @@ class MainWindow(QMainWindow):
     def _on_report(self, report) -> None:
         self.dashboard.add_report(report)
         self.step_label.setText(f"step {report.step}")
+        if report.stage != self._stage:
+            if report.pretraining:  # it stays up until the stage ends
+                self.statusBar().showMessage(f"Pretraining layer {report.stage} of {report.stages}")
+            elif self._stage:
+                self.statusBar().showMessage("Pretraining done: fine-tuning the whole model", 4000)
+            self._stage = report.stage
         if report.step and report.kind == "epoch":
             self.controller.request_weights()  # a RunArtifact of the run so far: _on_weights
 
@@ -392,6 +402,7 @@ class MainWindow(QMainWindow):
         # A refused second start fails too, while the first run goes on: keep its lock and its record.
         if not self.controller.is_active:
             self.state.set_locked(False)
+            self.statusBar().clearMessage()  # e.g. "Pretraining layer 2 of 3" of the run that raised
             if self._run is not None and self._run.running:
                 self.state.fail_run(self._run, message)
         if not self._closing:

@@ -21,19 +21,115 @@ from dataclasses import dataclass
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from ...core.evaluate import anomaly_mask, roc_auc
 from ...core.inference import CHUNK, InferenceModel
 from ...core.spec_rules import input_fits
-from ..widgets.when_shown import WeightsWhenShown, run_matches
+from ..widgets.when_shown import WeightsWhenShown, blank, run_matches
 from ..workers import Worker
 from .plots import BOLD, NOTE, bar_curve, fix_axes, fixed_label, pen
 from .samples import SampleView, display_levels
 
+NEUTRAL_X = (-3.0, 0.0)  # log10 of 0.001 .. 1: the axis before any errors are drawn
 MAX_SAMPLES = 5000  # validation samples scored (evenly spread) per snapshot
 WORST = 8
 BINS = 50
+
+
+# --- the error axis: log-scaled, labelled in plain numbers ---------------------------------------------
+# Candidate label sets: every n-th decade, then mantissas within each decade (1, 2, 5 ...), then finer
+# steps for a range narrower than a decade. The axis labels the fitting set with the most labels.
+DECADE_STEPS = (8, 4, 3, 2)
+MANTISSAS = ((1,), (1, 3), (1, 2, 5), (1, 2, 4, 6, 8), tuple(range(1, 10)),
+             *(tuple(np.round(np.arange(1, 10, q), 2)) for q in (0.5, 0.2, 0.1, 0.05, 0.02, 0.01)))
+LABEL_GAP_PX = 8  # empty space between two labels
+MINOR_GAP_PX = 4  # closer than this, unlabelled ticks would blur into a bar
+
+
+def plain_number(value: float) -> str:
+    """0.04, 0.1, 2.5, 300: the number as written by hand (six significant digits at most)."""
+    value = float(f"{value:.6g}")
+    if value == 0 or 1e-4 <= abs(value) < 1e6:
+        return np.format_float_positional(value, trim="-")
+    mantissa, exponent = f"{value:.6g}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def log_tick_sets(lo: float, hi: float, most: int):
+    """Candidate tick values between 10**lo and 10**hi, one array per set, roughly sparsest first;
+    sets of more than ``most`` values are left out (no axis has the pixels for them)."""
+    first, last = int(np.floor(lo)), int(np.ceil(hi))
+    decades = np.arange(first, last + 1)
+    for step in DECADE_STEPS:
+        yield 10.0 ** decades[decades % step == 0]
+    for mantissas in MANTISSAS:
+        if len(mantissas) * (hi - lo) > most:
+            return  # the next sets are denser still
+        values = (np.asarray(mantissas, float)[None, :] * 10.0 ** decades[:, None]).ravel()
+        logs = np.log10(values)
+        yield values[(logs >= lo - 1e-9) & (logs <= hi + 1e-9)]
+
+
+class LogAxis(pg.AxisItem):
+    """An axis whose coordinates are log10 of the value, labelled with the values as plain numbers.
+
+    pyqtgraph's log axis writes 0.04 as "4·10¹" under a "(x0.001)" SI prefix, and for a range
+    narrower than a decade it labels every minor tick, so they run together. Here the labels are
+    the densest set of round numbers (decades, then 1-2-5, then every mantissa, then finer) whose
+    labels fit side by side in the axis's pixels; the next denser set gets unlabelled ticks.
+    """
+
+    def __init__(self, orientation: str = "bottom", **kwargs):
+        super().__init__(orientation, **kwargs)
+        self.enableAutoSIPrefix(False)
+
+    def _widths(self, values: np.ndarray) -> np.ndarray:
+        """Each label's extent along the axis, in pixels."""
+        metrics = QFontMetrics(self.style["tickFont"] or self.font())
+        if self.orientation in ("left", "right"):
+            return np.full(len(values), float(metrics.height()))
+        return np.array([metrics.horizontalAdvance(plain_number(v)) for v in values], float)
+
+    def choose(self, lo: float, hi: float, size: float) -> tuple[np.ndarray, np.ndarray]:
+        """(labelled values, unlabelled values) for log10 range lo..hi drawn over ``size`` pixels."""
+        if not (np.isfinite(lo) and np.isfinite(hi)) or hi <= lo or size <= 0:
+            return np.array([]), np.array([])
+        per_decade = size / (hi - lo)
+        labelled, ticks = np.array([]), np.array([])
+        for values in log_tick_sets(lo, hi, int(size / MINOR_GAP_PX) + 1):
+            inside = values[(np.log10(values) >= lo - 1e-9) & (np.log10(values) <= hi + 1e-9)]
+            gaps = np.diff(np.log10(inside)) * per_decade
+            if len(inside) > len(ticks) and (len(inside) < 2 or gaps.min() >= MINOR_GAP_PX):
+                ticks = inside
+            if len(inside) <= len(labelled) or len(inside) * LABEL_GAP_PX > size:
+                continue
+            # Neighbouring labels, centred on their ticks, must not touch.
+            widths = self._widths(inside)
+            if len(inside) < 2 or np.all(gaps >= (widths[:-1] + widths[1:]) / 2 + LABEL_GAP_PX):
+                labelled = inside
+        if len(labelled) == 0:  # narrower than the finest step: name the middle of the range
+            labelled = np.array([float(f"{10 ** ((lo + hi) / 2):.3g}")])
+        minor = np.setdiff1d(ticks, labelled)
+        return labelled, minor
+
+    def tickValues(self, minVal, maxVal, size):  # noqa: N802,N803 - pyqtgraph's names
+        labelled, minor = self.choose(min(minVal, maxVal), max(minVal, maxVal), size)
+        levels = [(1.0, list(np.log10(labelled)))]
+        if len(minor):
+            levels.append((None, list(np.log10(minor))))
+        return levels
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph's name
+        if spacing is None:
+            return [""] * len(values)  # the minor ticks: marks without labels
+        return [plain_number(10.0 ** v) for v in values]
+
+    def labels(self, lo: float, hi: float, size: float) -> list[str]:
+        """The label texts this axis draws for log10 range lo..hi over ``size`` pixels."""
+        (_, values), *_ = self.tickValues(lo, hi, size)
+        return self.tickStrings(values, 1.0, 1.0)
 
 
 @dataclass
@@ -60,6 +156,8 @@ def score_job(token, run, dataset, rows: np.ndarray, scored: str) -> Scores:
 
 
 class AnomalyPanel(WeightsWhenShown, QWidget):
+    stale_hint = "train it to see its reconstruction errors here."
+
     def __init__(self, state=None, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
@@ -77,14 +175,15 @@ class AnomalyPanel(WeightsWhenShown, QWidget):
         self.slider.setValue(950)
         self.threshold_label = fixed_label()
         self.threshold_label.setObjectName("anomalyThresholdLabel")
-        self.plot_widget = pg.PlotWidget()
+        # The errors are drawn at their log10 (PathItems are not mapped by a log axis); LogAxis labels
+        # them as plain numbers and picks labels that fit.
+        self.plot_widget = pg.PlotWidget(axisItems={"bottom": LogAxis("bottom")})
         self.plot_widget.setObjectName("errorHistogram")
         self.plot = self.plot_widget.getPlotItem()
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=False, y=False)
         fix_axes(self.plot, left=44)
-        self.plot.setLogMode(x=True)
-        self.plot.getAxis("bottom").setStyle(maxTextLevel=0)  # minor log ticks' labels would overlap
+        self.plot.setRange(xRange=NEUTRAL_X, yRange=(0, 1), padding=0.02)
         self.plot.setLabel("bottom", "reconstruction error (MSE per sample)")
         self.normal_bars = bar_curve(self.plot, "#4e79a7")
         self.anomaly_bars = bar_curve(self.plot, "#e15759")
@@ -92,6 +191,7 @@ class AnomalyPanel(WeightsWhenShown, QWidget):
         # Red reads on a light or a dark background alike.
         self.line = pg.InfiniteLine(angle=90, movable=False, pen=pen("#d9534f", Qt.PenStyle.DashLine))
         self.plot.addItem(self.line)
+        self.line.setVisible(False)  # until there are errors to cut
         self.worst = SampleView(columns=WORST, trace_columns=4)
         self.worst.setObjectName("worstSamples")
         self.worst_caption = fixed_label(look=NOTE)
@@ -122,21 +222,30 @@ class AnomalyPanel(WeightsWhenShown, QWidget):
         self.slider.valueChanged.connect(self._draw_threshold)
         self.combo.currentIndexChanged.connect(lambda _: self._score())
         if state is not None:
+            self.watch_state(state)  # first: scores of another model or other data go before the combo refills
             state.datasetChanged.connect(self._on_dataset)
             state.holdoutChanged.connect(self._on_holdout)
         self._fill_combo()
 
-    # --- what counts as an anomaly ----------------------------------------------------------
-    def _on_dataset(self, _dataset) -> None:
-        """Scores of other data no longer apply; the next weights snapshot scores the new set."""
+    def clear_shown(self, message: str) -> None:
+        """The scores came from a model or data that are no longer current: none of them stays up."""
         self.worker.cancel()
         self.errors = self.index = self.is_anomaly = self.auc = None
-        self.status.setText("The data changed: the errors appear after the next epoch of training.")
-        self.auc_label.setText("")
-        self.threshold_label.setText("")
+        self.status.setText(message)
+        for label in (self.auc_label, self.threshold_label, self.worst_caption):
+            label.setText("")
+        self.worst_label.setText("Worst reconstructed samples")
         for bars in (self.normal_bars, self.anomaly_bars):
             bars.setData([], [])
+        self.line.setVisible(False)
+        self.plot.setRange(xRange=NEUTRAL_X, yRange=(0, 1), padding=0.02)  # not the old errors' span
+        blank(self.worst)
+
+    # --- what counts as an anomaly ----------------------------------------------------------
+    def _on_dataset(self, _dataset) -> None:
+        """The classes to pick from are the new data's; scores that still apply are re-read with them."""
         self._fill_combo()
+        self._score()
 
     def _on_holdout(self, label) -> None:
         """The class kept out of training is the natural anomaly: select it."""
@@ -161,12 +270,12 @@ class AnomalyPanel(WeightsWhenShown, QWidget):
         self.combo.setEnabled(ds is not None and ds.labels is not None)
 
     # --- weights: scored in the worker ---------------------------------------------------------
-    def use_weights(self, run) -> None:
+    def use_weights(self, run):
         ds = self.state.dataset if self.state is not None else None
         if ds is None or not input_fits(run.spec, ds) or not run_matches(run, ds):
             self.status.setText("The current dataset is not the one the model was trained on; load that "
                                 "data to score it.")
-            return
+            return False
         val = run.validation_rows(ds)
         held_label = run.dataset.excluded_label
         if held_label is None or ds.labels is None:
@@ -185,6 +294,7 @@ class AnomalyPanel(WeightsWhenShown, QWidget):
         if len(val) > MAX_SAMPLES:
             val = val[np.linspace(0, len(val) - 1, MAX_SAMPLES).astype(int)]
         self.worker.submit(score_job, run, ds, val, f"{scored} scored with the weights of {run.spec.name}")
+        return None
 
     def _show_scores(self, scores: Scores) -> None:
         ds = self.state.dataset if self.state is not None else None
@@ -245,6 +355,7 @@ class AnomalyPanel(WeightsWhenShown, QWidget):
         if t is None:
             return
         self.line.setValue(np.log10(max(t, 1e-12)))  # the axis is logarithmic; the line is not transformed
+        self.line.setVisible(True)
         flagged = self.errors > t
         text = f"{t:.4g}: {int(flagged.sum())} of {len(flagged)} flagged ({flagged.mean():.1%})"
         if self.is_anomaly is not None and self.is_anomaly.any():

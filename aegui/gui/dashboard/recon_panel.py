@@ -15,7 +15,10 @@ from PySide6.QtWidgets import QHBoxLayout, QSlider, QVBoxLayout, QWidget
 from ...core.reports import Report
 from .history import SnapshotRing
 from .plots import NOTE, fixed_label
+from ..widgets.when_shown import blank
 from .samples import SampleView, display_levels
+
+PRETRAINING_TEXT = "Greedy pretraining, layer {stage} of {stages}: the whole model reconstructs once fine-tuning starts"
 
 
 class ReconPanel(QWidget):
@@ -45,6 +48,8 @@ class ReconPanel(QWidget):
         self.clear()
 
     def clear(self) -> None:
+        """A new run (or another model): no picture of an earlier model stays on screen."""
+        blank(self.view)
         self.inputs: np.ndarray | None = None
         self.levels = (0.0, 1.0)
         self.following = True
@@ -57,9 +62,14 @@ class ReconPanel(QWidget):
         self.caption.setText("")
 
     def draw(self, report: Report) -> None:
+        if report.pretraining:  # its reports carry no pictures: say when they will come
+            text = PRETRAINING_TEXT.format(stage=report.stage, stages=report.stages)
+            if self.caption.text() != text:
+                self.caption.setText(text)
+            return
         if report.reconstructions is None:
             return
-        if self.inputs is None and report.inputs is not None:
+        if self.inputs is None and report.inputs is not None:  # the first snapshot of the run
             self.inputs = report.inputs
             unit = report.inputs.ndim == 4 and float(report.inputs.min()) >= 0 and float(report.inputs.max()) <= 1
             self.levels = display_levels(report.inputs, unit)

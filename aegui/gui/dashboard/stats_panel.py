@@ -37,9 +37,23 @@ def eta_seconds(report: Report) -> float:
     return report.elapsed_s * (1.0 - done) / done
 
 
+def progress_percent(report: Report) -> int:
+    """How far the run's current part is: greedy pretraining as a whole (its layers one after another,
+    ``epochs_total`` epochs each), then fine-tuning from 0 again."""
+    if report.kind == FINISHED and not report.pretraining:
+        return 100
+    per_stage = max(report.epochs_total, 1)
+    done = min(1.0, report.epoch_progress / per_stage)
+    if report.pretraining:
+        done = (report.stage - 1 + done) / max(report.stages, 1)
+    return int(100 * min(1.0, max(0.0, done)))
+
+
 def stat_texts(r: Report) -> dict[str, str]:
     texts = {
-        "phase": f"{r.phase} · epoch {r.epoch_progress:.2f}/{r.epochs_total} · step {r.step:,}",
+        "phase": (f"pretraining layer {r.stage} of {r.stages} · epoch {r.epoch_progress:.2f}/{r.epochs_total} · "
+                  f"step {r.step:,}" if r.pretraining
+                  else f"{r.phase} · epoch {r.epoch_progress:.2f}/{r.epochs_total} · step {r.step:,}"),
         "eta": (f"{STOP_TEXT.get(r.stop_reason, 'finished')} in {format_duration(r.elapsed_s)}"
                 if r.kind == FINISHED else "paused" if r.kind == PAUSED
                 else f"ETA {format_duration(eta_seconds(r))}"),
@@ -101,12 +115,10 @@ class StatsPanel(QWidget):
         self.message.clear()
 
     def draw(self, report: Report) -> None:
-        if not report.pretraining:
-            total = max(report.epochs_total, 1)
-            percent = 100 if report.kind == FINISHED else int(100 * min(1.0, report.epoch_progress / total))
-            if percent != self._percent:
-                self._percent = percent
-                self.progress.setValue(percent)
+        percent = progress_percent(report)
+        if percent != self._percent:
+            self._percent = percent
+            self.progress.setValue(percent)
         for name, text in stat_texts(report).items():
             if report.kind == FINISHED and name in ("grad", "loss") and self._texts.get(name):
                 continue  # the closing report carries no step figures: keep the last ones on show

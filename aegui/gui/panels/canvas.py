@@ -20,7 +20,7 @@ from ...core.inference import InferenceModel
 from ...core.objectives import corrupt
 from ...core.spec_rules import input_fits
 from ..widgets.image_grid import ImageGrid
-from ..widgets.when_shown import WeightsWhenShown
+from ..widgets.when_shown import WeightsWhenShown, blank
 from ..workers import Worker
 
 
@@ -89,6 +89,8 @@ class PaintArea(QWidget):
 
 
 class DrawCanvas(WeightsWhenShown, QWidget):
+    stale_hint = "train it to see it reconstruct your drawing."
+
     def __init__(self, state, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("drawCanvas")
@@ -145,6 +147,8 @@ class DrawCanvas(WeightsWhenShown, QWidget):
         layout.addWidget(self.status)
         layout.addLayout(controls)
         layout.addLayout(pictures, 1)
+        # The mixin's slots first: a drawing the new data cannot hold says so after "the data changed".
+        self.watch_state(state)
         state.datasetChanged.connect(self._fit_to_dataset)
         if state.dataset is not None:
             self._fit_to_dataset(state.dataset)
@@ -165,10 +169,19 @@ class DrawCanvas(WeightsWhenShown, QWidget):
             self.status.setText("Drawing needs a single-channel image dataset; this one holds "
                                 f"{dataset.kind} samples of shape {list(dataset.sample_shape)}.")
 
-    def use_weights(self, run) -> None:
+    def use_weights(self, run):
         if not self._drawable() or not input_fits(run.spec, self.state.dataset):
-            return
+            return False
         self.worker.submit(build_model_job, run)
+        return None
+
+    def clear_shown(self, message: str) -> None:
+        """The model shown is not the one being edited, or does not take this data: stop using it."""
+        self.worker.cancel()
+        self._timer.stop()
+        self.model = None
+        blank(self.output)
+        self.status.setText(message)
 
     def _use_model(self, model: InferenceModel) -> None:
         self.model = model
@@ -188,7 +201,8 @@ class DrawCanvas(WeightsWhenShown, QWidget):
         self.paint.set_image(noisy.numpy())
 
     def reconstruct(self) -> None:
-        if self.model is None:
+        # The drawing's shape is the data's; a model made for other data must never see it.
+        if self.model is None or self.model.input_shape != (1, *self.paint.image.shape):
             return
         out = self.model.reconstruct(self.paint.image[None, None])
         self.output.set_samples(out, columns=1, levels=self.model.levels)

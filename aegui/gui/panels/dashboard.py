@@ -38,6 +38,7 @@ from ..dashboard.reference import find_band
 from ..dashboard.runs_panel import RunsPanel
 from ..dashboard.stats_panel import StatsPanel
 from ..dashboard.weights_panel import WeightsPanel
+from ..widgets.when_shown import DATA_CHANGED, MODEL_CHANGED, same_model
 
 REFRESH_MS = 33  # at most ~30 refreshes a second
 # Panels drawn together in one tick, the most watched first; each group costs about as much as
@@ -202,9 +203,13 @@ class TrainingDashboard(QWidget):
         self._timer.setInterval(REFRESH_MS)
         self._timer.timeout.connect(self.refresh)
         self.tabs.currentChanged.connect(lambda _: self._wake())
+        self._shown: tuple | None = None  # (spec, data) of the run on the Live tab, None when none is
+        self._dropped = False  # the Live tab was cleared by an edit and has shown no run since
         self._configure_from_spec()
         if state is not None:
             state.specChanged.connect(lambda _: self._configure_from_spec() if not state.locked else None)
+            state.specChanged.connect(lambda _: self._check_shown())
+            state.datasetChanged.connect(lambda _: self._check_shown(data=True))
 
     # --- which panels apply --------------------------------------------------------------------
     def _set_relevance(self, sparsity: bool, vae: bool, attention: bool) -> None:
@@ -228,6 +233,37 @@ class TrainingDashboard(QWidget):
                             report.attention is not None or report.capsule_lengths is not None)
         self.ring.configure(report.epochs_total * report.steps_per_epoch)
 
+    # --- the run on show, and when it stops describing the model ----------------------------------------
+    @staticmethod
+    def _data_key(dataset) -> tuple | None:
+        return None if dataset is None else (dataset.name, len(dataset), tuple(dataset.sample_shape))
+
+    def _check_shown(self, data: bool = False) -> None:
+        """The Live tab shows one run's model: once the spec or the data is another, clear it and say why.
+
+        While training, the spec is locked and the only edits are the run's own; the builder's
+        write-back of live values when it ends does not count either (see same_model)."""
+        if self.state.locked:
+            return
+        if self._shown is None:
+            if data and self._dropped:  # cleared a moment ago: name the latest change
+                self._say_why(DATA_CHANGED)
+            return
+        spec, shown_data = self._shown
+        if self._data_key(self.state.dataset) != shown_data:
+            why = DATA_CHANGED
+        elif not same_model(spec, self.state.spec):
+            why = MODEL_CHANGED
+        else:
+            return
+        self.clear()
+        self._shown, self._dropped = None, True
+        self._say_why(why)
+
+    def _say_why(self, why: str) -> None:
+        self.stats.labels["phase"].setText(f"{why}: the last run stays in the Runs tab; train it to watch it "
+                                           "learn here.")
+
     # --- feeding -------------------------------------------------------------------------------
     def clear(self, dataset=None) -> None:
         """Forget the last run's curves and pictures; a new run is about to start on ``dataset``
@@ -236,6 +272,14 @@ class TrainingDashboard(QWidget):
         self.ring.clear()
         for panel in (self.loss, self.recon, self.stats, self.sparsity, self.vae, self.weights, self.attention):
             panel.clear()
+        # Not every part's clear() empties its pictures yet (filters, attention maps): empty them all
+        # here, so no picture of an earlier model survives into the next run.
+        for view in self.live.findChildren(pg.GraphicsView):
+            for item in view.scene().items():
+                if isinstance(item, pg.ImageItem):
+                    item.clear()
+        if self.state is not None:
+            self._shown, self._dropped = (self.state.spec, self._data_key(self.state.dataset)), False
         self._newest = None
         self.schedule.reset()
         self._configured = False
@@ -287,7 +331,8 @@ class TrainingDashboard(QWidget):
         """Whether a panel has anything to draw for this run and report."""
         if name in self.sections and not self.sections[name].relevant:
             return False
-        return not report.pretraining or name in ("loss", "stats")  # pretraining reports carry losses only
+        # Pretraining reports carry losses only; the reconstructions say when their pictures will come.
+        return not report.pretraining or name in ("loss", "stats", "recon")
 
     def _wake(self) -> None:
         if self._newest is not None and self.schedule.pending and self.live.isVisible():

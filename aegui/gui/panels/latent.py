@@ -24,7 +24,7 @@ from ...core.inference import InferenceModel
 from ...core.latent import Projection, encode_rows, lerp, prior_codes, project, slerp, traversal
 from ...core.spec_rules import input_fits
 from ..widgets.image_grid import ImageGrid
-from ..widgets.when_shown import WeightsWhenShown, run_matches
+from ..widgets.when_shown import WeightsWhenShown, blank, run_matches
 from ..workers import Worker
 
 PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
@@ -58,7 +58,12 @@ def decode_job(token, model: InferenceModel, codes: np.ndarray, caption: str):
     return model.decode(codes, cancel=token.is_set), caption
 
 
+TITLE = "Codes of validation samples"
+
+
 class LatentExplorer(WeightsWhenShown, QWidget):
+    stale_hint = "train it to explore its latent space."
+
     def __init__(self, state, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("latentExplorer")
@@ -71,7 +76,7 @@ class LatentExplorer(WeightsWhenShown, QWidget):
         self.gallery_worker.done.connect(self._show_gallery)
         self.status = QLabel("Train a model to explore its latent space: the map fills in after the first epoch.")
         self.status.setWordWrap(True)
-        self.map_plot = pg.PlotWidget(title="Codes of validation samples")
+        self.map_plot = pg.PlotWidget(title=TITLE)
         self.map_plot.setObjectName("latentMap")
         # One item per label with one brush: pyqtgraph renders each distinct brush once,
         # so per-point brushes would re-render a symbol for every point.
@@ -116,8 +121,7 @@ class LatentExplorer(WeightsWhenShown, QWidget):
         layout.addWidget(self.gallery_caption)
         layout.addWidget(self.gallery, 1)
         self._set_enabled(False)
-        state.specChanged.connect(lambda _: self._forget())
-        state.datasetChanged.connect(lambda _: self._forget(data=True))
+        self.watch_state(state)
 
     @property
     def model(self) -> InferenceModel | None:
@@ -128,19 +132,23 @@ class LatentExplorer(WeightsWhenShown, QWidget):
                   self.target):
             w.setEnabled(on)
 
-    def _forget(self, data: bool = False) -> None:
-        """The spec (or the data) changed: the old model's map no longer describes it."""
-        if self.state.locked:
-            return  # the spec cannot change under a running run; this is its own fitting
+    def clear_shown(self, message: str) -> None:
+        """The run's model no longer describes the spec or the data: its map, the decoded image and
+        the gallery go with it, and a map or gallery still being made is never drawn."""
         self.map_worker.cancel()
         self.gallery_worker.cancel()
-        self.forget_weights()
-        if self.map is not None:
-            self.map = None
-            self._clear_scatters()
-            self.status.setText(f"The {'data' if data else 'model'} changed; train the model to explore its "
-                                "latent space.")
-            self._set_enabled(False)
+        self.map = None
+        self._clear_scatters()
+        blank(self.decoded)
+        blank(self.gallery)
+        self.gallery_caption.setText("")
+        self.map_plot.setTitle(TITLE)
+        for side in ("bottom", "left"):  # the old projection's axis names and scale go with it
+            self.map_plot.setLabel(side, "")
+        self.map_plot.getPlotItem().setRange(xRange=(-1, 1), yRange=(-1, 1))
+        self.target.setPos(0, 0)
+        self._set_enabled(False)
+        self.status.setText(message)
 
     def _clear_scatters(self) -> None:
         for item in self.scatters:
@@ -148,10 +156,10 @@ class LatentExplorer(WeightsWhenShown, QWidget):
         self.scatters = []
 
     # --- a run's weights: the map is made in the worker ---------------------------------------------
-    def use_weights(self, run) -> None:
+    def use_weights(self, run):
         dataset = self.state.dataset
         if dataset is None or not input_fits(run.spec, dataset):
-            return
+            return False
         rows, which = np.arange(len(dataset)), "samples"
         if run_matches(run, dataset) and len(run.val_index) >= 2:
             rows, which = run.validation_rows(dataset), "validation samples"
