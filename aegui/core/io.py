@@ -18,7 +18,9 @@ from typing import Iterator
 
 import numpy as np
 import torch
+from safetensors.torch import load as tensors_from_bytes
 from safetensors.torch import load_file, save_file
+from safetensors.torch import save as _safetensors_bytes
 
 from .spec import AutoencoderSpec
 
@@ -34,6 +36,15 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
+        # mkstemp makes the file private (0600); the user's file keeps its mode, a new one gets the
+        # usual 0666 less the umask, as any other program's save would.
+        try:
+            mode = path.stat().st_mode & 0o7777
+        except OSError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(tmp, mode)
         yield Path(tmp)
         with open(tmp, "rb+") as f:  # flushed to disk before the rename makes it visible
             os.fsync(f.fileno())
@@ -52,11 +63,24 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def save_tensors(tensors: dict[str, torch.Tensor], path: str | Path, metadata: dict[str, str] | None = None) -> None:
+def _owned(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     # safetensors refuses shared or strided storage: give it owned contiguous CPU copies.
-    owned = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
+    return {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
+
+
+def save_tensors(tensors: dict[str, torch.Tensor], path: str | Path, metadata: dict[str, str] | None = None) -> None:
     with atomic_path(path) as tmp:
-        save_file(owned, str(tmp), metadata=metadata)
+        save_file(_owned(tensors), str(tmp), metadata=metadata)
+
+
+def tensors_to_bytes(tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> bytes:
+    """A safetensors file's bytes, for a member of a zip (a project) or a file written atomically."""
+    return _safetensors_bytes(_owned(tensors), metadata=metadata)
+
+
+__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "flatten_state", "load_state", "load_weights",
+           "save_state", "save_tensors", "save_weights", "state_from_members", "state_to_members",
+           "tensors_from_bytes", "tensors_to_bytes", "unflatten_state"]
 
 
 def save_weights(model_or_state: torch.nn.Module | dict, path: str | Path, spec: AutoencoderSpec | None = None) -> None:
@@ -115,15 +139,23 @@ def unflatten_state(value, tensors: dict[str, torch.Tensor]):
     return value
 
 
-def save_state(state: dict, folder: str | Path, stem: str) -> None:
-    """``stem.json`` (structure and scalars) and ``stem.safetensors`` (every tensor), both atomic."""
-    folder = Path(folder)
+def state_to_members(state: dict, stem: str) -> dict[str, bytes]:
+    """``stem.json`` (structure and scalars) and ``stem.safetensors`` (every tensor) as bytes."""
     structure, tensors = flatten_state(state)
-    save_tensors(tensors, folder / f"{stem}.safetensors", {"format": "aegui-state"})
-    atomic_write_text(folder / f"{stem}.json", json.dumps(structure))
+    return {f"{stem}.json": json.dumps(structure).encode("utf-8"),
+            f"{stem}.safetensors": tensors_to_bytes(tensors, {"format": "aegui-state"})}
+
+
+def state_from_members(structure_json: bytes, tensors_bytes: bytes) -> dict:
+    return unflatten_state(json.loads(structure_json), tensors_from_bytes(tensors_bytes))
+
+
+def save_state(state: dict, folder: str | Path, stem: str) -> None:
+    """``stem.json`` and ``stem.safetensors`` in ``folder``, each written atomically."""
+    for name, data in state_to_members(state, stem).items():
+        atomic_write_bytes(Path(folder) / name, data)
 
 
 def load_state(folder: str | Path, stem: str) -> dict:
     folder = Path(folder)
-    structure = json.loads((folder / f"{stem}.json").read_text(encoding="utf-8"))
-    return unflatten_state(structure, load_file(str(folder / f"{stem}.safetensors")))
+    return state_from_members((folder / f"{stem}.json").read_bytes(), (folder / f"{stem}.safetensors").read_bytes())

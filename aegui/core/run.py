@@ -19,13 +19,13 @@ import json
 import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
-from safetensors.torch import load_file
 
 from .data import Dataset
-from .io import atomic_write_text, load_state, save_state, save_tensors, save_weights
+from .io import atomic_write_bytes, state_from_members, state_to_members, tensors_from_bytes, tensors_to_bytes
 from .reports import StopReason
 from .serialize import SpecError
 from .spec import AutoencoderSpec
@@ -89,12 +89,14 @@ class DatasetRef:
     kind: str
     checksum: str
     excluded_label: int | None = None  # the class held out of training, for anomaly experiments
+    options: dict = field(default_factory=dict)  # how it was imported: limit, image_size, channels, kind, ...
 
     @classmethod
-    def from_dataset(cls, dataset: Dataset, excluded_label: int | None = None) -> "DatasetRef":
+    def from_dataset(cls, dataset: Dataset, excluded_label: int | None = None,
+                     options: dict | None = None) -> "DatasetRef":
         return cls(name=dataset.name, source=dataset.source or dataset.name, size=len(dataset),
                    sample_shape=dataset.sample_shape, kind=dataset.kind, checksum=dataset_checksum(dataset),
-                   excluded_label=excluded_label)
+                   excluded_label=excluded_label, options=dict(options or {}))
 
     def trained_rows(self, dataset: Dataset) -> np.ndarray:
         """Rows of ``dataset`` (the full set this refers to) that the run's split indexes into."""
@@ -109,7 +111,8 @@ class DatasetRef:
 
     @classmethod
     def from_json(cls, data: dict) -> "DatasetRef":
-        data = dict(data)
+        names = {f.name for f in fields(cls)}
+        data = {k: v for k, v in dict(data).items() if k in names}
         data["sample_shape"] = tuple(int(s) for s in data["sample_shape"])
         return cls(**data)
 
@@ -156,52 +159,64 @@ class RunArtifact:
         return self.dataset.trained_rows(dataset)[self.val_index]
 
     # --- files --------------------------------------------------------------------------------
-    def save(self, folder: str | Path) -> Path:
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        self.spec.save(folder / "spec.json")
-        save_weights(self.weights, folder / "weights.safetensors", self.spec)
-        atomic_write_text(folder / "history.jsonl", "".join(
-            json.dumps({k: _json_safe(v) for k, v in row.items()}) + "\n" for row in self.history))
-        save_tensors({"train_index": torch.from_numpy(self.train_index.astype(np.int64)),
-                      "val_index": torch.from_numpy(self.val_index.astype(np.int64))},
-                     folder / "split.safetensors", {"format": "aegui-split"})
+    def to_members(self) -> dict[str, bytes]:
+        """The run as named files' bytes: a run folder writes them, a project zips them."""
+        members = {
+            "spec.json": self.spec.to_json().encode("utf-8"),
+            "weights.safetensors": tensors_to_bytes(self.weights, {"format": "aegui-weights",
+                                                                   "spec": self.spec.to_json()}),
+            "history.jsonl": "".join(json.dumps({k: _json_safe(v) for k, v in row.items()}) + "\n"
+                                     for row in self.history).encode("utf-8"),
+            "split.safetensors": tensors_to_bytes({"train_index": torch.from_numpy(self.train_index.astype(np.int64)),
+                                                   "val_index": torch.from_numpy(self.val_index.astype(np.int64))},
+                                                  {"format": "aegui-split"}),
+        }
         if self.normalisation is not None:
             # Tables and signals were standardised: these map the model's numbers back to the data's.
-            atomic_write_text(folder / "normalisation.json", json.dumps(
-                {k: np.asarray(v).tolist() for k, v in self.normalisation.items()}))
+            members["normalisation.json"] = json.dumps(
+                {k: np.asarray(v).tolist() for k, v in self.normalisation.items()}).encode("utf-8")
         if self.training_state is not None:
-            save_state(self.training_state, folder, STATE_STEM)
-        atomic_write_text(folder / "run.json", json.dumps({
+            members.update(state_to_members(self.training_state, STATE_STEM))
+        members["run.json"] = json.dumps({
             "format": "aegui-run", "schema_version": RUN_SCHEMA_VERSION,
             "dataset": self.dataset.to_json(),
             "result": self.result.to_json() if self.result is not None else None,
             "has_training_state": self.training_state is not None,
-        }, indent=1))
-        return folder
+        }, indent=1).encode("utf-8")
+        return members
 
     @classmethod
-    def load(cls, folder: str | Path, with_state: bool = True) -> "RunArtifact":
-        folder = Path(folder)
-        for name in ("run.json", "spec.json", "weights.safetensors", "split.safetensors", "history.jsonl"):
-            if not (folder / name).is_file():
-                raise RunError(f"{folder} is not a complete run folder: {name} is missing")
+    def from_members(cls, read: Callable[[str], bytes | None], where: str, with_state: bool = True) -> "RunArtifact":
+        """The run from named files' bytes; ``read(name)`` gives None for a missing member. Every
+        problem is one RunError line naming ``where``; the weights must fit the spec exactly."""
+        def need(name: str) -> bytes:
+            data = read(name)
+            if data is None:
+                raise RunError(f"{where} is not complete: {name} is missing")
+            return data
+
+        for name in REQUIRED_MEMBERS:
+            need(name)
         try:
-            meta = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-            if meta.get("format") != "aegui-run":
-                raise RunError(f"{folder / 'run.json'} is not an Autoencoder Studio run file")
+            meta = json.loads(need("run.json"))
+            if not isinstance(meta, dict) or meta.get("format") != "aegui-run":
+                raise RunError(f"{where}: run.json is not an Autoencoder Studio run file")
             if int(meta.get("schema_version", 0)) > RUN_SCHEMA_VERSION:
-                raise RunError(f"{folder} was written by a newer version (run schema {meta['schema_version']})")
-            spec = AutoencoderSpec.load(folder / "spec.json")
-            weights = load_file(str(folder / "weights.safetensors"))
-            split = load_file(str(folder / "split.safetensors"))
-            history = [json.loads(line) for line in
-                       (folder / "history.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+                raise RunError(f"{where} was written by a newer version (run schema {meta['schema_version']})")
+            spec = AutoencoderSpec.from_json(need("spec.json").decode("utf-8"))
+            weights = tensors_from_bytes(need("weights.safetensors"))
+            problem = weights_problem(spec, weights)
+            if problem:
+                raise RunError(f"{where}: the weights do not fit the spec: {problem}")
+            split = tensors_from_bytes(need("split.safetensors"))
+            history = [json.loads(line) for line in need("history.jsonl").decode("utf-8").splitlines() if line.strip()]
             norm = None
-            if (folder / "normalisation.json").exists():
-                raw = json.loads((folder / "normalisation.json").read_text(encoding="utf-8"))
-                norm = {k: np.asarray(v, np.float32) for k, v in raw.items()}
-            state = load_state(folder, STATE_STEM) if with_state and meta.get("has_training_state") else None
+            raw_norm = read("normalisation.json")
+            if raw_norm is not None:
+                norm = {k: np.asarray(v, np.float32) for k, v in json.loads(raw_norm).items()}
+            state = None
+            if with_state and meta.get("has_training_state"):
+                state = state_from_members(need(f"{STATE_STEM}.json"), need(f"{STATE_STEM}.safetensors"))
             return cls(spec=spec, weights=weights, dataset=DatasetRef.from_json(meta["dataset"]),
                        train_index=split["train_index"].numpy(), val_index=split["val_index"].numpy(),
                        history=history, result=TrainResult.from_json(meta["result"]) if meta.get("result") else None,
@@ -209,8 +224,43 @@ class RunArtifact:
         except RunError:
             raise
         except SpecError as exc:
-            raise RunError(f"{folder}: {exc.first_line}") from None
-        except FileNotFoundError as exc:
-            raise RunError(f"{folder} is not a complete run folder: {exc}") from None
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise RunError(f"{folder}: cannot read the run ({type(exc).__name__}: {exc})") from None
+            raise RunError(f"{where}: {exc.first_line}") from None
+        except Exception as exc:  # a damaged member: safetensors, JSON or a field of the wrong type
+            raise RunError(f"{where}: cannot read the run ({type(exc).__name__}: {str(exc)[:200]})") from None
+
+    def save(self, folder: str | Path) -> Path:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, data in self.to_members().items():
+            atomic_write_bytes(folder / name, data)
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path, with_state: bool = True) -> "RunArtifact":
+        folder = Path(folder)
+
+        def read(name: str) -> bytes | None:
+            path = folder / name
+            return path.read_bytes() if path.is_file() else None
+
+        return cls.from_members(read, str(folder), with_state)
+
+
+REQUIRED_MEMBERS = ("run.json", "spec.json", "weights.safetensors", "split.safetensors", "history.jsonl")
+
+
+def weights_problem(spec: AutoencoderSpec, weights: dict[str, torch.Tensor]) -> str:
+    """Why ``weights`` cannot be this spec's model's state ('' when they fit): names, shapes, dtypes."""
+    from .models import build_model
+
+    expected = build_model(spec).state_dict()
+    missing = sorted(set(expected) - set(weights))
+    extra = sorted(set(weights) - set(expected))
+    if missing or extra:
+        return f"missing {missing[:3]}, unexpected {extra[:3]}".replace("missing [], ", "").replace(", unexpected []", "")
+    for name, value in expected.items():
+        got = weights[name]
+        if tuple(got.shape) != tuple(value.shape) or got.dtype != value.dtype:
+            return (f"{name} is {got.dtype} {list(got.shape)} but the model needs "
+                    f"{value.dtype} {list(value.shape)}")
+    return ""
