@@ -99,7 +99,7 @@ def test_recorder_records_terms_validation_activity_and_live_changes():
     assert rec.curves["dead units"].values.tolist() == [0.5]
     assert rec.curves["active units"].values.tolist() == [pytest.approx(0.375)]
     assert [c.text for c in rec.changes] == ["lr 0.005", "β 2"]
-    assert rec.curves["pretrain"].values.tolist() == [9.0]
+    assert rec.curves["pretrain 1"].values.tolist() == [9.0]
 
 
 def test_peak_decimation_keeps_spikes_and_about_two_points_a_pixel():
@@ -167,17 +167,18 @@ def test_an_hour_of_reports_keeps_the_recorder_bounded():
     assert len(rec.changes) <= 100
 
 
-def test_pretraining_is_one_curve_left_of_epoch_zero():
+def test_each_pretraining_stage_is_its_own_curve_left_of_epoch_zero():
     from aegui.core.reports import Report
-    from aegui.gui.dashboard.history import PRETRAIN_KEY, RunRecorder
+    from aegui.gui.dashboard.history import RunRecorder, pretrain_key
 
     rec = RunRecorder()
     for k in (1, 2, 3):
         for p in (0.5, 1.0):
             rec.add(Report(kind="progress", stage=k, stages=3, step=1, epoch=0, epoch_progress=p,
                            epochs_total=1, steps_per_epoch=10, samples_per_s=0.0, elapsed_s=0.0,
-                           losses={"total": 1.0, "recon": 1.0}))
-    curve = rec.curves[PRETRAIN_KEY]
-    assert list(rec.curves) == [PRETRAIN_KEY]
-    assert list(curve.epochs) == [-2.5, -2.0, -1.5, -1.0, -0.5, 0.0]
-    assert list(curve.steps) == [-25, -20, -15, -10, -5, 0]
+                           losses={"total": 10.0 ** k, "recon": 1.0}))
+    # Stages reconstruct different things on different scales: never joined into one line.
+    assert list(rec.curves) == [pretrain_key(1), pretrain_key(2), pretrain_key(3)]
+    assert [list(rec.curves[pretrain_key(k)].epochs) for k in (1, 2, 3)] == [[-2.5, -2.0], [-1.5, -1.0], [-0.5, 0.0]]
+    assert list(rec.curves[pretrain_key(2)].steps) == [-15, -10]
+    assert list(rec.curves[pretrain_key(3)].values) == [1000.0, 1000.0]

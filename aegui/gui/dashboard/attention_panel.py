@@ -8,6 +8,11 @@ samples (rows) by time patches (columns).
 Capsules: each latent capsule's length is the probability that its entity is
 present; a matrix of samples (rows) by capsules (columns) shows which capsules
 each sample switches on.
+
+Both matrices are drawn on a fixed 0..1 scale with a colour bar beside them:
+attention weights and capsule lengths are both between 0 and 1, and scaling a
+matrix to its own maximum made a uniform attention (every weight 1/tokens) look
+as saturated as a sharp one.
 """
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from ...core.reports import Report
 from ..widgets.image_grid import mosaic, to_display
-from .plots import NOTE, fixed_label
+from .plots import NOTE, small_font, fixed_label
 
 OVERLAY_SAMPLES = 8
 OVERLAY_COLUMNS = 4  # two rows of four: bigger tiles in the narrow right-hand column
@@ -33,6 +38,12 @@ def heat_lut() -> np.ndarray:
     stops = np.array([[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]], np.float64)
     x = np.linspace(0, len(stops) - 1, 256)
     return np.stack([np.interp(x, np.arange(len(stops)), stops[:, c]) for c in range(3)], axis=1).astype(np.uint8)
+
+
+def heat_colormap() -> pg.ColorMap:
+    """heat_lut as a ColorMap, for the colour bar."""
+    lut = heat_lut()
+    return pg.ColorMap(np.linspace(0.0, 1.0, len(lut)), lut)
 
 
 def attention_overlay(inputs: np.ndarray, attention: np.ndarray, grid: tuple[int, int],
@@ -59,11 +70,17 @@ class AttentionPanel(QWidget):
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setObjectName("attentionView")
         self.graphics.ci.setContentsMargins(0, 0, 0, 0)
-        self.view = self.graphics.addViewBox(enableMouse=False, invertY=True)
+        self.view = self.graphics.addViewBox(row=0, col=0, enableMouse=False, invertY=True)
         self.view.setMenuEnabled(False)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.view.addItem(self.image)
         self._lut = heat_lut()
+        # The matrices' scale: fixed at 0..1, not linked to the image (it would set the image's levels).
+        self.colour_bar = pg.ColorBarItem(values=(0.0, 1.0), colorMap=heat_colormap(), width=10,
+                                          interactive=False, colorMapMenu=False)
+        self.colour_bar.axis.setStyle(tickFont=small_font(), tickTextOffset=2)
+        self.graphics.addItem(self.colour_bar, row=0, col=1)
+        self.colour_bar.setVisible(False)
         self.caption = fixed_label(look=NOTE)
         self.caption.setObjectName("attentionCaption")
         self.graphics.setToolTip(f"Red: how much the code attends to each patch; full red at "
@@ -87,7 +104,7 @@ class AttentionPanel(QWidget):
         elif report.capsule_lengths is not None:
             lengths = report.capsule_lengths
             self._show(lengths, self._lut, (0.0, 1.0), "capsules",
-                       f"capsule lengths: samples (rows) x {lengths.shape[1]} capsules", aspect=False)
+                       f"capsule lengths 0..1: samples x {lengths.shape[1]} capsules", aspect=False)
 
     def _draw_attention(self, report: Report) -> None:
         grid = tuple(report.token_grid or ())
@@ -101,15 +118,17 @@ class AttentionPanel(QWidget):
                        aspect=True)
         else:
             att = report.attention
-            top = float(att.max()) or 1.0
-            self._show(att, self._lut, (0.0, top), "matrix",
-                       f"attention: samples (rows) x {att.shape[1]} tokens", aspect=False)
+            tokens = att.shape[1]
+            self._show(att, self._lut, (0.0, 1.0), "matrix",
+                       f"attention 0..1 (even: {1 / max(tokens, 1):.2g}): samples x {tokens} tokens",
+                       aspect=False)
 
     def _show(self, image: np.ndarray, lut, levels, mode: str, caption: str, aspect: bool) -> None:
         if mode != self.mode:
             self.mode = mode
             self.image.setLookupTable(lut)
             self.caption.setText(caption)
+            self.colour_bar.setVisible(mode != "overlay")  # the overlay's red is explained by its tooltip
         self.image.setImage(image, levels=levels, autoLevels=False)
         if (mode, image.shape) != self._shape:  # re-fit only when the shape changes
             self._shape = (mode, image.shape)

@@ -207,7 +207,15 @@ class SnapshotRing:
 
 
 MAX_MARKERS = 100  # live-change markers kept (the oldest go first)
-PRETRAIN_KEY = "pretrain"
+PRETRAIN_KEY = "pretrain"  # stage k of greedy pretraining is the curve "pretrain k"
+
+
+def pretrain_key(stage: int) -> str:
+    return f"{PRETRAIN_KEY} {stage}"
+
+
+def is_pretrain(key: str) -> bool:
+    return key.startswith(PRETRAIN_KEY)
 
 LIVE_NAMES = LIVE_VALUE_SHORT  # each live value's short label beside its marker
 
@@ -215,8 +223,9 @@ LIVE_NAMES = LIVE_VALUE_SHORT  # each live value's short label beside its marker
 class RunRecorder:
     """Turns each report into points on bounded curves; called for every report, so it stays cheap.
 
-    Curve keys: "train <term>", "val <term>" (epoch ends), "pretrain" for greedy pretraining
-    (at negative x, before fine-tuning), and "dead units" / "active units" for the code's activity.
+    Curve keys: "train <term>", "val <term>" (epoch ends), "pretrain <k>" for stage k of greedy
+    pretraining (at negative x, before fine-tuning), and "dead units" / "active units" for the
+    code's activity.
     """
 
     def __init__(self) -> None:
@@ -248,12 +257,14 @@ class RunRecorder:
         self.reports += 1
         step, x = report.step, report.epoch_progress
         if report.pretraining:
-            # Greedy pretraining comes before fine-tuning's epoch 0, so it is drawn at negative x:
-            # all its stages as one "pretrain" curve from -(layers x epochs per layer) up to 0.
+            # Greedy pretraining comes before fine-tuning's epoch 0, so it is drawn at negative x,
+            # from -(layers x epochs per layer) up to 0. Each stage is its own curve: a deeper
+            # layer reconstructs the activations below it, a loss on another scale, and joined
+            # into one line the stages would make jumps that mean nothing.
             stage, stages = report.stage, report.stages
             done = (stage - 1) * report.epochs_total + x
             epochs = done - stages * report.epochs_total
-            self._point(PRETRAIN_KEY, epochs * report.steps_per_epoch, epochs, report.losses.get("total"))
+            self._point(pretrain_key(stage), epochs * report.steps_per_epoch, epochs, report.losses.get("total"))
             return
         # An epoch report's training losses average the whole epoch; drawn at its end they would
         # make a saw-tooth beside the interval points, so they only stand in for an epoch too

@@ -12,24 +12,36 @@ plot is a dozen graphics items repainted with every curve update (measured:
 most of the plot's paint time). Exported images get a real legend, added for
 the export only. The x range is the run's whole length and the y range changes
 only when the data leaves it, so the axes are not re-ticked on every frame.
+
+A curve of one point (the validation loss after the first epoch, or all of a
+one-epoch run's) draws no line, so it gets a marker until a second point comes.
+Greedy pretraining draws one curve per stage left of epoch 0; once fine-tuning
+has data the y range follows fine-tuning only (a deeper stage reconstructs
+activations, on another scale, and would squash the fine-tuning curves flat).
+The legend row never widens the panel: a run with more terms must not push the
+splitters and docks around.
 """
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox, QComboBox, QHBoxLayout, QLabel, QSizePolicy, QSlider, QVBoxLayout, QWidget,
+)
 
 from .export import CSV_FILTER, IMAGE_FILTERS, ask_save_path, export_menu_button, export_plot, run_export, write_csv
-from .history import PRETRAIN_KEY, RunRecorder
+from .history import PRETRAIN_KEY, RunRecorder, is_pretrain
 from .plots import (
-    NOTE, TERM_COLOURS, PathItem, SpanKeeper, fix_axes, fixed_label, line_curve, pale, peak_decimate, pen,
-    pixels_spanned,
+    NOTE, TERM_COLOURS, LogAxis, PathItem, SpanKeeper, fix_axes, fixed_label, line_curve, pale, peak_decimate,
+    pen, pixels_spanned,
 )
 from .reference import ReferenceBand
 
 SPARSITY_KEYS = ("dead units", "active units")  # drawn by the sparsity panel, not here
 HIDDEN_AT_START = ("recon_mse",)  # another scale (MSE in model space): one click away
+PRETRAIN_COLOURS = ("#6f6f6f", "#9a9a9a", "#bdbdbd", "#8a7f73")  # stage 1, 2, ... of greedy pretraining
+DOT_SIZE = 7  # pixels: the marker of a curve that has one point
 
 
 class LossPanel(QWidget):
@@ -61,7 +73,7 @@ class LossPanel(QWidget):
         controls.addWidget(self.reference_label, 1)
         controls.addWidget(self.export_button)
 
-        self.plot_widget = pg.PlotWidget()
+        self.plot_widget = pg.PlotWidget(axisItems={"left": LogAxis("left")})
         self.plot_widget.setObjectName("lossPlot")
         self.plot = self.plot_widget.getPlotItem()
         self.plot.setMenuEnabled(False)
@@ -74,6 +86,7 @@ class LossPanel(QWidget):
         self.plot.disableAutoRange()
         self.plot.hideButtons()
         self._y = SpanKeeper(self.plot)
+        self._y_from_pretraining: bool | None = None  # whether the y range was last set by pretraining
         # The reference band: two edge curves and the fill between them, created once. The edges are
         # drawn too: a band from a few seeds can be only a pixel or two high on a log axis.
         # Grey-green, unlike any loss term's colour: the band is a yardstick, not a curve.
@@ -89,16 +102,25 @@ class LossPanel(QWidget):
         layout.setSpacing(2)
         layout.addLayout(controls)
         layout.addWidget(self.plot_widget, 1)
-        self.toggles = QHBoxLayout()
+        # The legend row's width is ignored by the layout: a run with more terms gets a fuller row,
+        # never a wider panel (which moved the splitter and the docks between runs).
+        self.legend_row = QWidget()
+        self.legend_row.setObjectName("lossLegend")
+        self.legend_row.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.toggles = QHBoxLayout(self.legend_row)
         self.toggles.setContentsMargins(4, 0, 0, 0)
-        self.toggles.setSpacing(8)
+        self.toggles.setSpacing(6)
         self.toggles.addStretch(1)
         self.kind_boxes = {kind: self._toggle(kind, label, None) for kind, label in
-                           (("train", "train (bold)"), ("val", "validation (pale)"))}
+                           (("train", "train"), ("val", "validation (pale)"))}
+        self.kind_boxes["train"].setToolTip("Training curves: the bold colours")
+        self.kind_boxes["val"].setToolTip("Validation curves, once an epoch: the pale colours (a dot until "
+                                          "there are two points)")
         self.term_boxes: dict[str, QCheckBox] = {}
-        layout.addLayout(self.toggles)
+        layout.addWidget(self.legend_row)
 
         self.curves: dict[str, PathItem] = {}
+        self.dots: dict[str, pg.ScatterPlotItem] = {}  # key -> its marker, shown while it has one point
         self._bounds: dict[str, tuple[float, float]] = {}  # key -> (min, max) of what it draws
         self._drawn: dict[str, tuple] = {}  # key -> (history version, settings) last drawn
         self._settings = 0  # bumped when units, smoothing or log mode change: everything redraws
@@ -154,21 +176,25 @@ class LossPanel(QWidget):
         self._show_placeholder(True)
         for curve in self.curves.values():
             curve.setData([], [])
+        for dot in self.dots.values():
+            dot.setData([], [])
+            dot.setVisible(False)
         for box in self.term_boxes.values():
             box.hide()  # shown again when its term has data
         self._drawn.clear()
         self._bounds.clear()
         self._y.reset()
+        self._y_from_pretraining = None
         self._x_range = None
         self._marker_state = None
 
     def set_reference(self, band: ReferenceBand | None, why: str = "") -> None:
         self.band = band
         if band is None:
-            self.reference_label.setText("no reference band (hover: why)" if why else "")
+            self.reference_label.setText("no reference (hover)" if why else "")
             self.reference_label.setToolTip(why)
         else:
-            self.reference_label.setText("green band: reference (hover)")
+            self.reference_label.setText("green: reference (hover)")
             self.reference_label.setToolTip(band.tooltip)
         self._band_fill.setToolTip(band.tooltip if band else "")
         self._place_band()
@@ -197,6 +223,12 @@ class LossPanel(QWidget):
         steps = self.x_unit == "steps"
         log = self.log_check.isChecked()
         lo, hi = np.inf, -np.inf
+        # Once fine-tuning has points, the y range is fine-tuning's alone (see the module's note).
+        fine = any(hist.n and not is_pretrain(key) and key not in SPARSITY_KEYS
+                   for key, hist in self.recorder.curves.items())
+        if fine == bool(self._y_from_pretraining):
+            self._y.reset()
+        self._y_from_pretraining = not fine
         for key, hist in self.recorder.curves.items():
             if key in SPARSITY_KEYS or not hist.n:
                 continue
@@ -209,8 +241,10 @@ class LossPanel(QWidget):
             x = hist.steps if steps else hist.epochs
             y = hist.smoothed if key.startswith("train") and self.recorder.smoothing > 0 else hist.values
             stamp = (hist.version, self._settings)
+            ranged = not (fine and is_pretrain(key))
             if self._drawn.get(key) == stamp:
-                lo, hi = min(lo, self._bounds[key][0]), max(hi, self._bounds[key][1])
+                if ranged:
+                    lo, hi = min(lo, self._bounds[key][0]), max(hi, self._bounds[key][1])
                 continue
             if log:  # the curves get log10 values: a PathItem is not mapped by the log axis
                 keep = y > 0
@@ -219,31 +253,58 @@ class LossPanel(QWidget):
             # rasterising of two points a pixel (it is most of this plot's paint time).
             x, y = peak_decimate(x, y, pixels_spanned(self.plot, x) // 2)
             self._bounds[key] = (float(y.min()), float(y.max())) if len(y) else (np.inf, -np.inf)
-            lo, hi = min(lo, self._bounds[key][0]), max(hi, self._bounds[key][1])
+            if ranged:
+                lo, hi = min(lo, self._bounds[key][0]), max(hi, self._bounds[key][1])
             self._drawn[key] = stamp
             curve.setData(np.array(x, copy=True), np.array(y, copy=True))  # the history thins in place
+            self._set_dot(key, x, y)
         if self.band is not None and self._band_fill.isVisible():
             low, high = float(self.band.low.min()), float(self.band.high.max())
             lo, hi = min(lo, np.log10(low) if log else low), max(hi, np.log10(high) if log else high)
         if hi >= lo:
             self._y.update(lo, hi)
+        if fine and PRETRAIN_KEY in self.term_boxes:
+            self._note_pretraining()
         self._draw_markers()
+
+    def _note_pretraining(self) -> None:
+        """Pretraining stages outside fine-tuning's y range are not drawn over it: the legend entry
+        says so and gives each stage's last loss."""
+        stages = sorted((key, hist) for key, hist in self.recorder.curves.items() if is_pretrain(key) and hist.n)
+        text = "Greedy pretraining, one curve per stage (left of epoch 0); the y range is fine-tuning's, " \
+               "so a stage on another scale is off it. Last losses: " + \
+               ", ".join(f"stage {key.partition(' ')[2]} {hist.last():.3g}" for key, hist in stages)
+        box = self.term_boxes[PRETRAIN_KEY]
+        if box.toolTip() != text:
+            box.setToolTip(text)
 
     def _set_x_range(self) -> None:
         epochs, per_epoch = self._run_length
         scale = per_epoch if self.x_unit == "steps" else 1
         top = epochs * scale
-        pretrain = self.recorder.curves.get(PRETRAIN_KEY)
         # Pretraining sits left of 0: reach back to its first point (it only grows once per run).
-        bottom = min(0.0, float(pretrain.epochs[0]) * scale) if pretrain is not None and pretrain.n else 0.0
+        starts = [float(hist.epochs[0]) for key, hist in self.recorder.curves.items() if is_pretrain(key) and hist.n]
+        bottom = min(0.0, min(starts) * scale) if starts else 0.0
         if self._x_range != (bottom, top):
             self._x_range = (bottom, top)
             self.plot.setXRange(bottom, top, padding=0.01)
 
     @staticmethod
     def _term(key: str) -> str:
+        if is_pretrain(key):
+            return PRETRAIN_KEY  # one legend entry for every stage
         kind, _, term = key.partition(" ")
         return term if kind in ("train", "val") else key
+
+    def _set_dot(self, key: str, x: np.ndarray, y: np.ndarray) -> None:
+        """A marker on a curve of one point (a line through one point draws nothing); gone at two."""
+        dot = self.dots[key]
+        single = len(x) == 1
+        if single:
+            dot.setData(np.array(x, copy=True), np.array(y, copy=True))
+        elif dot.isVisible():
+            dot.setData([], [])
+        dot.setVisible(single and self.curves[key].isVisible())
 
     def _make_curve(self, key: str) -> PathItem:
         """The curve of one key, made the first time the key has data in this session."""
@@ -253,13 +314,21 @@ class LossPanel(QWidget):
             # Validation lines are solid and paler, not dashed: a dashed path is several
             # times slower to rasterise than a solid one (measured: most of the plot's paint).
             curve_pen = pen(colour) if kind == "train" else pen(pale(colour))
-        else:  # greedy pretraining: its own term, drawn left of epoch 0
-            kind, term, colour = "train", key, "#8c8c8c"
+        else:  # greedy pretraining: one curve per stage, left of epoch 0, under one legend entry
+            stage = key.partition(" ")[2]
+            index = int(stage) - 1 if stage.isdigit() else 0
+            kind, term, colour = "train", PRETRAIN_KEY, PRETRAIN_COLOURS[index % len(PRETRAIN_COLOURS)]
             curve_pen = pen(colour)
         item = line_curve(self.plot, colour, curve_pen)  # fed peak-decimated data, ~2 points a pixel
+        item.setToolTip(f"greedy pretraining, stage {key.partition(' ')[2]}" if term == PRETRAIN_KEY else key)
         self.curves[key] = item
+        dot = pg.ScatterPlotItem(size=DOT_SIZE, pen=curve_pen, brush=pg.mkBrush(curve_pen.color()))
+        dot.setVisible(False)
+        self.plot.addItem(dot)
+        self.dots[key] = dot
         if term not in self.term_boxes:
-            self.term_boxes[term] = self._toggle(term, term, colour, checked=term not in HIDDEN_AT_START)
+            self.term_boxes[term] = self._toggle(term, term, "#7a7a7a" if term == PRETRAIN_KEY else colour,
+                                                 checked=term not in HIDDEN_AT_START)
         item.setVisible(self._wanted(key))
         return item
 
@@ -283,6 +352,8 @@ class LossPanel(QWidget):
     def _on_toggle(self, *_) -> None:
         for key, curve in self.curves.items():
             curve.setVisible(self._wanted(key))
+            dot = self.dots[key]
+            dot.setVisible(curve.isVisible() and len(curve.xData) == 1)
         self._y.reset()  # fit the curves now shown
         self._on_settings()
 

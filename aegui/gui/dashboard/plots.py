@@ -11,8 +11,13 @@ training thread competes for the CPU and the GIL:
 - Bars are one stepped, filled curve: one item and one path, instead of a
   BarGraphItem that rebuilds a QPicture of rectangles on every update.
 - Text that changes is drawn by TextLine, whose updates never re-lay out (see text.py).
+- A log axis over less than a decade gets plain-number ticks (LogAxis): pyqtgraph's
+  log ticks sit at powers of ten and their multiples, and a loss between 0.90 and
+  0.95 has none of them in view, so the axis had no labels at all.
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pyqtgraph as pg
@@ -62,6 +67,54 @@ def fix_axes(plot: pg.PlotItem, left: int = AXIS_WIDTH, bottom: int | None = Non
         plot.getAxis("bottom").setHeight(bottom)
 
 
+class LogAxis(pg.AxisItem):
+    """An axis whose log mode labels narrow ranges with plain numbers, evenly spaced in value.
+
+    Over a decade or more, pyqtgraph's own log ticks (1, 2, 5, 10, ...) are kept; under
+    a decade they may all fall outside the view, so the ticks are nice linear values
+    (0.91, 0.92, ...) placed at their log10.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._linear_spacing: float | None = None  # set while the ticks are plain numbers
+
+    def tickValues(self, minVal, maxVal, size):  # noqa: N802,N803 - pyqtgraph's names
+        self._linear_spacing = None
+        if not self.logMode or not (np.isfinite(minVal) and np.isfinite(maxVal)):
+            return super().tickValues(minVal, maxVal, size)
+        lo, hi = sorted((float(minVal), float(maxVal)))
+        if hi - lo >= 1.0:
+            return super().tickValues(minVal, maxVal, size)
+        a, b = 10.0 ** lo, 10.0 ** hi
+        spacing = nice_step((b - a) / max(2.0, min(6.0, size / 40.0)))
+        first = math.ceil(a / spacing) * spacing
+        values = [v for v in np.arange(first, b + spacing * 1e-6, spacing) if v > 0]
+        self._linear_spacing = spacing
+        return [(spacing, [math.log10(v) for v in values])]
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph's name
+        if not self.logMode or self._linear_spacing is None:
+            return super().tickStrings(values, scale, spacing)
+        places = max(0, math.ceil(-math.log10(self._linear_spacing * scale)))
+        out = []
+        for v in values:
+            x = 10.0 ** v * scale
+            out.append(f"{x:g}" if x >= 1e4 or x < 1e-3 else f"{x:.{places}f}")
+        return out
+
+
+def nice_step(raw: float) -> float:
+    """The 1, 2 or 5 times a power of ten nearest above ``raw``."""
+    if not raw > 0 or not math.isfinite(raw):
+        return 1.0
+    power = 10.0 ** math.floor(math.log10(raw))
+    for m in (1.0, 2.0, 5.0, 10.0):
+        if raw <= m * power * (1 + 1e-9):
+            return m * power
+    return 10.0 * power
+
+
 def small_plot(layout: pg.GraphicsLayout, title: str | None = None, row: int | None = None,
                col: int | None = None, colspan: int = 1, left: int = 34) -> pg.PlotItem:
     """A compact, static PlotItem inside a GraphicsLayout."""
@@ -74,13 +127,13 @@ def small_plot(layout: pg.GraphicsLayout, title: str | None = None, row: int | N
     plot.disableAutoRange()
     fix_axes(plot, left=left, bottom=22)
     for name in ("left", "bottom"):
-        plot.getAxis(name).setStyle(tickFont=_small_font(), tickTextOffset=2)
+        plot.getAxis(name).setStyle(tickFont=small_font(), tickTextOffset=2)
     if title:
         plot.titleLabel.setMaximumHeight(14)
     return plot
 
 
-def _small_font():
+def small_font():
     font = pg.QtGui.QFont()
     font.setPointSizeF(7.5)
     return font

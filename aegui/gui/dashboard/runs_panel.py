@@ -6,6 +6,12 @@ finished run). This panel only reads them, when the state says they changed
 and when the panel is shown (a running run's history grows without a signal).
 Tick runs to overlay a metric of theirs, e.g. the validation loss of an AE, a
 sparse AE and a VAE trained on the same data.
+
+The table is the legend: each run's name is drawn in its curve's colour, with a
+swatch, so no legend box sits on the curves (with ten runs one covered them);
+exported images get a legend, added for the export only. The table takes about
+half the height, with compact rows, so a session's runs are listed without
+scrolling.
 """
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ import math
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView, QCheckBox, QComboBox, QHBoxLayout, QHeaderView, QLabel, QSplitter, QTableWidget,
     QTableWidgetItem, QVBoxLayout, QWidget,
@@ -40,6 +47,7 @@ class RunsPanel(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 6)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.metric_combo = QComboBox()
@@ -53,7 +61,6 @@ class RunsPanel(QWidget):
         self.plot.setMenuEnabled(False)
         fix_axes(self.plot, left=52)
         self.plot.setLabel("bottom", "epoch")
-        self.plot.addLegend(offset=(-8, 8), labelTextSize="8pt")
         self.plot.showGrid(x=True, y=True, alpha=0.15)
         controls = QHBoxLayout()
         controls.setContentsMargins(0, 0, 0, 0)
@@ -70,11 +77,14 @@ class RunsPanel(QWidget):
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
         split.addWidget(bottom)
-        split.setSizes([200, 500])
+        split.setStretchFactor(0, 9)
+        split.setStretchFactor(1, 11)
+        split.setSizes([360, 440])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(split)
         self.curves: dict[int, pg.PlotDataItem] = {}  # id(run) -> its curve, made once
+        self.colours: dict[int, str] = {}  # id(run) -> its colour, in the order the runs were listed
         self._unticked: set[int] = set()  # runs are compared unless the user unticks them
         self.metric_combo.currentIndexChanged.connect(lambda _: self.update_plot())
         self.log_check.toggled.connect(self._on_log)
@@ -99,6 +109,7 @@ class RunsPanel(QWidget):
             tick.setFlags(Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled)
             tick.setCheckState(Qt.CheckState.Unchecked if id(run) in self._unticked else Qt.CheckState.Checked)
             tick.setData(Qt.ItemDataRole.UserRole, id(run))
+            colour = self.colour_of(id(run))
             loss = run.final_val_loss
             values = [run.name, run.preset, run.dataset,
                       f"{loss:.4g}" if loss is not None and math.isfinite(loss) else "–",
@@ -107,6 +118,9 @@ class RunsPanel(QWidget):
             self.table.setItem(row, 0, tick)
             for col, text in enumerate(values, start=1):
                 self.table.setItem(row, col, QTableWidgetItem(text))
+            name = self.table.item(row, 1)  # the legend entry: the curve's colour, and a swatch of it
+            name.setForeground(QColor(colour))
+            name.setData(Qt.ItemDataRole.DecorationRole, QColor(colour))
         self.table.blockSignals(False)
         self._update_metrics(runs)
         self.update_plot()
@@ -123,6 +137,11 @@ class RunsPanel(QWidget):
             index = self.metric_combo.findData(current)
             self.metric_combo.setCurrentIndex(max(index, 0))
             self.metric_combo.blockSignals(False)
+
+    def colour_of(self, key: int) -> str:
+        if key not in self.colours:
+            self.colours[key] = RUN_COLOURS[len(self.colours) % len(RUN_COLOURS)]
+        return self.colours[key]
 
     def _on_item(self, item: QTableWidgetItem) -> None:
         if item.column() != 0:
@@ -158,9 +177,10 @@ class RunsPanel(QWidget):
         for key, name, x, y in self.series():
             curve = self.curves.get(key)
             if curve is None:
-                colour = RUN_COLOURS[len(self.curves) % len(RUN_COLOURS)]
+                colour = self.colour_of(key)
                 curve = self.plot.plot(name=name, pen=pen(colour), symbol="o", symbolSize=5, symbolPen=None,
                                        symbolBrush=colour)
+                curve.setToolTip(name)
                 self.curves[key] = curve
             curve.setData(x, y)
             curve.setVisible(True)
@@ -177,7 +197,16 @@ class RunsPanel(QWidget):
         write_csv(path, ["run", "epoch", "metric", "value"], rows)
 
     def export_image(self, path, width: int | None = None) -> None:
-        export_plot(self.plot, path, width)
+        """The plot as PNG or SVG, with a legend of the runs shown (added for the export only)."""
+        legend = pg.LegendItem(offset=(-10, 10), labelTextSize="8pt")
+        legend.setParentItem(self.plot.getViewBox())
+        for curve in self.curves.values():
+            if curve.isVisible() and curve.name():
+                legend.addItem(curve, curve.name())
+        try:
+            export_plot(self.plot, path, width)
+        finally:
+            legend.scene().removeItem(legend)
 
     def ask_export_csv(self) -> None:
         path = ask_save_path(self, "Export the compared curves", "run_comparison.csv", CSV_FILTER)

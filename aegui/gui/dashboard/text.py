@@ -7,16 +7,20 @@ number. A QProgressBar is not opaque, so each new value repainted the tab page
 and frames behind it as well. These two widgets have a size that never depends
 on their content, paint their own background (``WA_OpaquePaintEvent``), and on a
 change call only ``update()``: one changed number costs one small repaint.
+
+Text that does not fit is elided ("…") at the end of its last line, and then
+hovering shows the whole text (before the widget's own tooltip, if any), so a
+narrow column never loses words for good.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QRect, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QPainter
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtCore import QEvent, QRect, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QPainter, QTextLayout
+from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 
 class TextLine(QWidget):
-    """One line of text (elided when too long), or ``lines`` lines word-wrapped."""
+    """One line of text, or ``lines`` lines word-wrapped; elided when too long, the whole text on hover."""
 
     def __init__(self, text: str = "", lines: int = 1, colour: str | None = None, bold: bool = False,
                  width: int | None = None, parent: QWidget | None = None):
@@ -25,6 +29,7 @@ class TextLine(QWidget):
         self._text = text
         self._lines = max(1, lines)
         self._colour: QColor | None = None
+        self.elided = False  # whether the last paint cut the text short
         self.set_style(colour, bold)
         height = self._lines * self.fontMetrics().height() + 4
         if width is None:
@@ -54,17 +59,55 @@ class TextLine(QWidget):
         self.setFont(font)
         self.update()
 
+    def shown_lines(self, width: int | None = None) -> tuple[list[str], bool]:
+        """(the lines as painted at ``width`` (default: the widget's), whether the text was cut):
+        the last line is elided when the text needs more than ``lines``."""
+        width = max(1, (self.width() - 4) if width is None else width)
+        fm = self.fontMetrics()
+        if self._lines == 1:
+            line = fm.elidedText(self._text, Qt.TextElideMode.ElideRight, width)
+            return [line], line != self._text
+        layout = QTextLayout(self._text.replace("\n", "\u2028"), self.font())
+        layout.beginLayout()
+        starts = []
+        while len(starts) <= self._lines:  # one more than fits says whether it overflows
+            line = layout.createLine()
+            if not line.isValid():
+                break
+            line.setLineWidth(width)
+            starts.append(line.textStart())
+        layout.endLayout()
+        if len(starts) <= self._lines:
+            ends = starts[1:] + [len(self._text)]
+            lines = [self._text[a:b].strip() for a, b in zip(starts, ends)]
+            # A single word wider than the line is not wrapped: elide it too.
+            shown = [fm.elidedText(line, Qt.TextElideMode.ElideRight, width) for line in lines]
+            return shown, shown != lines
+        out = [self._text[a:b].strip() for a, b in zip(starts[: self._lines - 1], starts[1: self._lines])]
+        rest = self._text[starts[self._lines - 1]:].strip()
+        out.append(fm.elidedText(rest, Qt.TextElideMode.ElideRight, width))
+        return out, True
+
+    def event(self, event) -> bool:
+        if event.type() == QEvent.Type.ToolTip and self.elided:
+            tip = self._text + (f"\n\n{self.toolTip()}" if self.toolTip() else "")
+            QToolTip.showText(event.globalPos(), tip, self)
+            return True
+        return super().event(event)
+
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
         p = QPainter(self)
         p.fillRect(self.rect(), self.palette().window())
         p.setPen(self._colour or self.palette().windowText().color())
         rect = self.rect().adjusted(2, 0, -2, 0)
+        lines, self.elided = self.shown_lines(rect.width()) if self._text else ([""], False)
         if self._lines == 1:
-            text = self.fontMetrics().elidedText(self._text, Qt.TextElideMode.ElideRight, rect.width())
-            p.drawText(rect, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), text)
+            p.drawText(rect, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), lines[0])
         else:
-            p.drawText(rect, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap),
-                       self._text)
+            step = self.fontMetrics().lineSpacing()
+            for i, line in enumerate(lines):
+                p.drawText(QRect(rect.left(), rect.top() + i * step, rect.width(), step),
+                           int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), line)
         p.end()
 
 
