@@ -1,0 +1,126 @@
+"""The headless command line: the same engine the GUI drives, without Qt.
+
+Every user mistake (a bad argument, spec, dataset, device or project file) ends in
+one line on stderr and exit code 2. The last line of stdout of ``train`` is one JSON
+object. The commands live beside this module: train.py (train, resume) and export.py.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+USAGE_ERROR = 2
+
+
+class CliError(Exception):
+    """A user-facing problem: printed as one line, exit code 2."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a mistake in one line instead of a usage dump."""
+
+    def error(self, message: str):  # noqa: D401 - argparse's signature
+        raise CliError(f"{self.prog}: {message}")
+
+
+def _image_size(text: str) -> tuple[int, int]:
+    try:
+        parts = [int(p) for p in text.lower().split("x")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not N or HxW") from None
+    if len(parts) == 1:
+        parts = parts * 2
+    if len(parts) != 2 or min(parts) < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not N or HxW with sizes of at least 1")
+    return parts[0], parts[1]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # The choices offered come from the spec's own tables, as the builder's do.
+    from ..core.spec import INPUT_KINDS
+    from ..core.spec_rules import DEVICES
+
+    parser = OneLineParser(prog="aegui", description="Autoencoder Studio. With no command, opens the application.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    train = sub.add_parser("train", help="train a model headless")
+    source = train.add_mutually_exclusive_group()
+    source.add_argument("--preset", help="a built-in spec (see 'presets')")
+    source.add_argument("--spec", help="a spec JSON file")
+    train.add_argument("--dataset", help="a built-in dataset name or a file/folder path (default mnist5k)")
+    train.add_argument("--limit", type=int, help="train on a stratified subsample of N samples")
+    train.add_argument("--image-size", type=_image_size, help="resize imported images to N or HxW pixels")
+    train.add_argument("--channels", type=int, choices=[1, 3], help="make imported images grey (1) or colour (3)")
+    train.add_argument("--kind", choices=INPUT_KINDS,
+                       help="what each sample of an imported array is (an (N,28,28) array: image)")
+    train.add_argument("--label-column", help="the label column of a CSV table, by name or 0-based index")
+    train.add_argument("--without-class", help="train on every class but this one (by name or number), as the "
+                                               "app's anomaly experiments do")
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--latent", type=int, help="code size")
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--lr", type=float)
+    train.add_argument("--device", choices=DEVICES)
+    train.add_argument("--seed", type=int)
+    train.add_argument("--out", help="output folder (default runs/NAME-TIME)")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--project", help="also write a project file (.aeproj) at each epoch's end and at the end")
+    train.add_argument("--resume", metavar="FILE.aeproj",
+                       help="continue the run in this project to --epochs N in total, updating the file")
+    sub.add_parser("presets", help="list the built-in presets")
+    export = sub.add_parser("export", help="export a project's trained model")
+    export.add_argument("project", metavar="FILE.aeproj")
+    what = export.add_mutually_exclusive_group(required=True)
+    what.add_argument("--onnx", metavar="OUT.onnx", help="the model, and OUT.encoder.onnx and OUT.decoder.onnx")
+    what.add_argument("--torchscript", metavar="OUT.pt", help="a TorchScript archive of the model")
+    what.add_argument("--python", metavar="DIR", help="DIR/model.py (plain torch code) and DIR/weights.safetensors")
+    what.add_argument("--images", metavar="DIR", help="reconstructions, filters and the latent map as PNG, and the "
+                                                    "metrics as CSV")
+    return parser
+
+
+def cmd_presets(args) -> int:
+    from ..core.presets import describe_presets
+
+    rows = describe_presets()
+    width = max(len(name) for name, _ in rows)
+    for name, description in rows:
+        print(f"{name:<{width}}  {description}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ..core.data import DataError
+    from ..core.device import DeviceError
+    from ..core.serialize import SpecError
+
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "train":
+            from .train import cmd_train
+
+            return cmd_train(args)
+        if args.command == "presets":
+            return cmd_presets(args)
+        if args.command == "export":
+            from .export import cmd_export
+
+            return cmd_export(args)
+        raise CliError("no command given; use 'train', 'presets' or 'export'")
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+    except SpecError as exc:
+        print(f"error: invalid spec: {exc.first_line}", file=sys.stderr)
+    except (DataError, DeviceError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug or an input nobody foresaw: still one line, never a traceback
+        detail = str(exc).splitlines()[0] if str(exc) else ""
+        print(f"error: {type(exc).__name__}: {detail} (unexpected; please report it)", file=sys.stderr)
+        return 1
+    return USAGE_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,348 @@
+"""``aegui train``: a fresh run, or a run resumed from a project file, headless.
+
+A fresh run builds its spec from a preset or a spec file and loads its data from the
+options; ``--resume FILE.aeproj`` takes both from the project instead, refuses any option
+that would change the model, the data or the optimisation, and continues the run exactly
+(the trainer's state restores every random stream) to the new epoch total.
+``--project FILE.aeproj`` (or the resumed file itself) is written at each epoch's end and
+at the end, so an interrupted run loses at most an epoch.
+"""
+from __future__ import annotations
+
+import json
+import math
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from .main import CliError
+
+# Options that would change the model, the data or the optimisation: a resumed run keeps the project's.
+RESUME_REFUSED = ("preset", "spec", "dataset", "limit", "image_size", "channels", "kind", "label_column",
+                  "without_class", "latent", "batch_size", "lr", "seed")
+
+
+def _spec_from_args(args):
+    from ..core.presets import get_preset
+    from ..core.spec import AutoencoderSpec
+
+    if args.spec:
+        spec = AutoencoderSpec.load(args.spec)
+    else:
+        name = args.preset or "ae"
+        try:
+            spec = get_preset(name)
+        except KeyError as exc:
+            raise CliError(str(exc.args[0])) from None
+    if args.epochs is not None:
+        spec.train.epochs = args.epochs
+    if args.batch_size is not None:
+        spec.train.batch_size = args.batch_size
+    if args.lr is not None:
+        spec.train.lr = args.lr
+    if args.device is not None:
+        spec.train.device = args.device
+    if args.seed is not None:
+        spec.train.seed = args.seed
+    if args.latent is not None:
+        from ..core.spec_rules import set_code_size
+
+        problem = set_code_size(spec, args.latent)
+        if problem:
+            raise CliError(f"--latent {args.latent}: {problem}")
+    return spec
+
+
+def _fit_input(spec, dataset, from_file: bool):
+    """Presets follow the dataset's shape; a spec file must already match it."""
+    from ..core.spec_rules import input_fits
+
+    if input_fits(spec, dataset):
+        return spec
+    if from_file:
+        raise CliError(
+            f"the spec's input is {spec.input.kind} {list(spec.input.shape)} but dataset '{dataset.name}' holds "
+            f"{dataset.kind} samples of shape {list(dataset.sample_shape)}"
+        )
+    from ..core.presets import fit_to_input
+
+    return fit_to_input(spec, dataset.kind, dataset.sample_shape, unit_range=dataset.in_unit_range)
+
+
+class ProgressBar:
+    """A one-line bar on a terminal's stderr; silent when stderr is not a terminal."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled and sys.stderr.isatty()
+        self._last = 0.0
+
+    def update(self, report) -> None:
+        now = time.perf_counter()
+        if not self.enabled or now - self._last < 0.1:
+            return
+        self._last = now
+        frac = min(1.0, report.epoch_progress / max(report.epochs_total, 1))
+        width = 30
+        bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
+        loss = report.losses.get("total")
+        loss_text = f" loss {loss:.4g}" if loss is not None and math.isfinite(loss) else ""
+        sys.stderr.write(f"\r{report.phase:>13} [{bar}] {report.epoch_progress:5.2f}/{report.epochs_total} ep"
+                         f"{loss_text} {report.samples_per_s:7.0f} samples/s")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+
+
+def _json_safe(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _without_class(dataset, which: str) -> int:
+    """The label of the class named by its label name or number (the run trains without it)."""
+    if dataset.labels is None:
+        raise CliError(f"--without-class {which}: dataset '{dataset.name}' has no labels")
+    label = dataset.find_label(which)
+    if label is None:
+        import numpy as np
+
+        shown = ", ".join(dataset.label_name(v) for v in np.unique(dataset.labels).tolist())
+        raise CliError(f"--without-class {which}: no such class in '{dataset.name}'; its classes are {shown}")
+    return label
+
+
+def _fresh_run_folder(name: str) -> Path:
+    """runs/NAME-DATE-TIME, with -2, -3... when two runs start in the same second."""
+    base = Path(f"runs/{name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    out, n = base, 1
+    while out.exists():
+        n += 1
+        out = base.with_name(f"{base.name}-{n}")
+    return out
+
+
+class StopOnInterrupt:
+    """While entered, the first Ctrl-C stops training cooperatively, so the weights so far, the
+    history and the summary line are still written; a second one interrupts at once."""
+
+    def __init__(self, control) -> None:
+        self.control = control
+        self.hit = False  # whether Ctrl-C stopped the run
+        self._previous = None
+
+    def _first_interrupt(self, signum, frame) -> None:
+        print("\nstopping after this step (Ctrl-C again to abort)", file=sys.stderr)
+        self.hit = True
+        self.control.stop()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def __enter__(self) -> "StopOnInterrupt":
+        if threading.current_thread() is threading.main_thread():  # only there may signals be handled
+            self._previous = signal.signal(signal.SIGINT, self._first_interrupt)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def _new_run(args):
+    """(spec, dataset, DatasetRef, name) for a fresh run."""
+    from ..core.data import DataError, load_dataset
+    from ..core.run import DatasetRef
+    from ..core.validation import check, seed_problem
+
+    spec = _spec_from_args(args)
+    if args.spec:
+        check(spec)  # all of a spec file's own problems first, before it is compared with the data
+    # The data split uses the seed before the whole spec can be validated (that needs the data's shape).
+    problem = seed_problem(spec.train.seed)
+    if problem:
+        raise CliError(f"seed {spec.train.seed}: {problem}")
+    label_column = args.label_column
+    if label_column is not None and label_column.lstrip("-").isdigit():
+        label_column = int(label_column)
+    # What reloads exactly this data when the run is resumed from a project.
+    options = {"limit": args.limit, "seed": spec.train.seed, "image_size": list(args.image_size) if args.image_size
+               else None, "channels": args.channels, "kind": args.kind, "label_column": label_column}
+    options = {k: v for k, v in options.items() if v is not None}
+    try:
+        dataset = load_dataset(args.dataset or "mnist5k", **_load_options(options))
+    except DataError as exc:
+        raise CliError(str(exc)) from None
+    excluded = _without_class(dataset, args.without_class) if args.without_class is not None else None
+    # The full set as loaded, with the class held out of it: the run's split indexes what the user loads.
+    ref = DatasetRef.from_dataset(dataset, excluded_label=excluded, options=options)
+    if excluded is not None:
+        dataset = dataset.without_label(excluded)
+    spec = _fit_input(spec, dataset, from_file=bool(args.spec))
+    check(spec)  # every problem at once, before any folder is made
+    name = args.preset or (spec.name if args.spec else "ae")
+    return spec, dataset, ref, name
+
+
+def _load_options(options: dict) -> dict:
+    kw = dict(options)
+    if kw.get("image_size") is not None:
+        kw["image_size"] = tuple(kw["image_size"])
+    return kw
+
+
+def _resumed_run(args):
+    """(spec, dataset, DatasetRef, name, project) for --resume: everything comes from the project."""
+    from ..core.data import DataError, load_dataset
+    from ..core.project import ProjectError, load_project
+    from ..core.run import dataset_checksum
+
+    given = [name for name in RESUME_REFUSED if getattr(args, name, None) is not None]
+    if given:
+        option = "--" + given[0].replace("_", "-")
+        raise CliError(f"{option} cannot be used with --resume: a resumed run keeps the project's model, data "
+                       f"and optimisation")
+    if args.project:
+        raise CliError("--project cannot be used with --resume: the resumed project file is updated itself")
+    if args.epochs is None:
+        raise CliError("--resume needs --epochs N: the total number of epochs to train to")
+    try:
+        project = load_project(args.resume)
+    except ProjectError as exc:
+        raise CliError(str(exc)) from None
+    run = project.run
+    if run is None or run.training_state is None:
+        raise CliError(f"{args.resume} holds no training state to resume; train it first")
+    done = run.training_state["position"]
+    trained = done["phase_epoch"] if done["phase_index"] == len(run.training_state["stage_optimizers"]) else 0
+    if args.epochs <= trained:
+        raise CliError(f"--epochs {args.epochs}: the run in {args.resume} has already trained {trained} epochs; "
+                       f"give a larger total")
+    ref = run.dataset
+    try:
+        dataset = load_dataset(ref.source, **_load_options(ref.options))
+    except DataError as exc:
+        raise CliError(f"the project's dataset cannot be loaded again: {exc}") from None
+    if dataset_checksum(dataset) != ref.checksum:
+        raise CliError(f"dataset '{ref.source}' is not the data the project was trained on (its checksum differs)")
+    if ref.excluded_label is not None:
+        dataset = dataset.without_label(ref.excluded_label)
+    spec = run.spec.copy()
+    spec.train.epochs = args.epochs
+    if args.device is not None:
+        spec.train.device = args.device
+    _say_how_the_schedule_continues(run, args.epochs)
+    return spec, dataset, ref, spec.name, project
+
+
+def _say_how_the_schedule_continues(run, epochs: int) -> None:
+    """A schedule planned for a total keeps that total, so a resumed run matches a straight one; past it,
+    one line says what the rate does."""
+    state = run.training_state.get("scheduler") or {}
+    kind = run.spec.train.lr_schedule
+    if kind == "cosine" and epochs > int(state.get("T_max", epochs)):
+        print(f"note: the cosine schedule was planned for {state['T_max']} epochs; past them it continues along "
+              f"the cosine, so the rate rises again towards its start", file=sys.stderr)
+    elif kind == "step" and epochs > int(state.get("step_size", 1)) * 3:
+        print(f"note: the step schedule keeps halving the rate every {state['step_size']} epochs past the "
+              f"{int(state['step_size']) * 3} it was planned for", file=sys.stderr)
+
+
+def _save_project(path: Path, trainer, ref, project=None) -> None:
+    from ..core.project import Project, ProjectError, save_project
+    from ..core.run import RunArtifact
+
+    run = RunArtifact.from_trainer(trainer, ref, with_state=True)
+    summary = {"name": f"{trainer.spec.name} (command line)", "preset": trainer.spec.name, "dataset": ref.name,
+               "history": run.history, "result": run.result.to_json() if run.result is not None else None}
+    runs = list(project.runs) if project is not None else []
+    if runs and runs[-1].get("name") == summary["name"]:
+        runs[-1] = summary  # the same run, further along
+    else:
+        runs.append(summary)
+    name = project.name if project is not None else path.stem
+    try:
+        save_project(Project(spec=trainer.spec, run=run, dataset=ref, runs=runs, name=name,
+                             marks=list(project.marks) if project is not None else []), path)
+    except ProjectError as exc:
+        raise CliError(str(exc)) from None
+
+
+def cmd_train(args) -> int:
+    from ..core.control import TrainControl
+    from ..core.reports import EPOCH
+    from ..core.run import RunArtifact
+    from ..core.training import Trainer
+
+    control = TrainControl()
+    control.set_snapshots_wanted(False)  # nobody looks at reconstructions here: reports stay cheap
+    project = None
+    if args.resume:
+        spec, dataset, ref, name, project = _resumed_run(args)
+        project_path = Path(args.resume)
+    else:
+        spec, dataset, ref, name = _new_run(args)
+        project_path = Path(args.project) if args.project else None
+        if project_path is not None and project_path.suffix != ".aeproj":
+            raise CliError(f"--project {args.project}: a project file's name ends in .aeproj")
+    out = Path(args.out) if args.out else _fresh_run_folder(name)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"cannot create output folder {out}: {exc.strerror or exc}") from None
+    trainer = Trainer(spec, dataset, control=control)
+    if project is not None:
+        trainer.load_state_dict(project.run.training_state)
+    try:
+        trainer.spec.save(out / "spec.json")
+        history = open(out / "history.jsonl", "w", encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"cannot write into {out}: {exc.strerror or exc} ({getattr(exc, 'filename', '')})") from None
+    bar = ProgressBar(not args.quiet)
+    started = time.perf_counter()
+    interrupt = StopOnInterrupt(control)
+    with history, interrupt:
+        written = 0
+        for report in trainer.run():
+            bar.update(report)
+            if report.kind == EPOCH:
+                for row in trainer.history[written:]:
+                    history.write(json.dumps({k: _json_safe(v) for k, v in row.items()}) + "\n")
+                history.flush()
+                written = len(trainer.history)
+                if project_path is not None:  # a crash loses at most this epoch
+                    _save_project(project_path, trainer, ref, project)
+    bar.close()
+    result = trainer.result
+    try:
+        # The run folder is the run's own save: spec, weights, history, split, dataset reference, result
+        # and, for tables and signals, the standardisation that maps the model's numbers back to the data's.
+        RunArtifact.from_trainer(trainer, ref).save(out)
+    except OSError as exc:
+        raise CliError(f"cannot write into {out}: {exc.strerror or exc}") from None
+    if project_path is not None:
+        _save_project(project_path, trainer, ref, project)
+    if result.message:
+        print(result.message, file=sys.stderr)
+    summary = {
+        "preset": name,
+        "epochs": result.epochs,
+        "steps": result.steps,
+        "train_loss": result.train_loss,
+        "val_loss": result.val_loss,
+        "val_recon_mse": result.val_recon_mse,
+        "samples_per_s": round(result.samples_per_s, 1),
+        "device": result.device,
+        "dataset": dataset.name,
+        "stop_reason": result.stop_reason,
+        "seconds": round(time.perf_counter() - started, 2),
+        "out": str(out),
+    }
+    if project_path is not None:
+        summary["project"] = str(project_path)
+    print(json.dumps({k: _json_safe(v) for k, v in summary.items()}))
+    if result.stop_reason == "non_finite":
+        return 1
+    return 130 if interrupt.hit else 0
