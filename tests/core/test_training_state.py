@@ -86,7 +86,7 @@ def test_resume_keeps_the_schedule_early_stopping_and_dropout_streams(digits, tm
 
 
 def test_a_state_captured_during_greedy_pretraining_resumes_in_the_same_stage(digits, tmp_path):
-    spec = make_spec("stacked", epochs=2)
+    spec = make_spec("stacked", epochs=3)
     spec.objective.stacked.epochs_per_layer = 2
     _, resumed = resume_matches(spec, digits, lambda t, r: r.stage == 2 and r.step == 4, tmp_path, n=40)
     assert resumed.pos.phase_index >= 1

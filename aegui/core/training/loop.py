@@ -229,7 +229,9 @@ class Trainer:
                 phase.count_step()
                 acc.samples += len(idx)
                 now = time.perf_counter()
-                if self._report_due(acc, now, last_report):
+                # On the epoch's last batch the epoch report follows at once and covers these steps: a
+                # progress report there would leave the epoch report with no interval of its own.
+                if pos.batch_index < self.steps_per_epoch and self._report_due(acc, now, last_report):
                     self._account(phase, interval_start, now)
                     report = self._report(phase, PROGRESS)
                     yield report
