@@ -58,11 +58,15 @@ class _Run:
 
 
 def train_run(token: CancelToken, run: _Run, spec: AutoencoderSpec, dataset: Dataset,
-              full_dataset: Dataset | None, excluded_label: int | None):
+              full_dataset: Dataset | None, excluded_label: int | None, options: dict | None = None,
+              resume_state: dict | None = None):
     """The work of one run (a generator, run by the RunManager's thread).
 
     Yields (REPORT, report) and, when asked, (SNAPSHOT, RunArtifact); returns
-    (final report, the finished run's RunArtifact).
+    (final report, the finished run's RunArtifact). Every artifact carries the training
+    state, so a project saved from it continues exactly; ``resume_state`` (a saved
+    ``Trainer.state_dict()``) makes this run continue that one (StateMismatch, one line,
+    when ``spec`` is not its spec with another epoch total).
     """
     from ..core.training import Trainer
 
@@ -73,9 +77,11 @@ def train_run(token: CancelToken, run: _Run, spec: AutoencoderSpec, dataset: Dat
         torch.set_num_threads(threads)
     token.on_cancel(run.control.stop)  # closing the window: stop, even from a pause
     trainer = Trainer(spec, dataset, control=run.control)
+    if resume_state is not None:
+        trainer.load_state_dict(resume_state)
     # The full dataset and the class held out of it: a run's split then indexes rows that can
     # be found again in what the user loaded. The checksum is taken once, here, off the GUI thread.
-    ref = DatasetRef.from_dataset(full_dataset if full_dataset is not None else dataset, excluded_label)
+    ref = DatasetRef.from_dataset(full_dataset if full_dataset is not None else dataset, excluded_label, options)
     last = None
     for report in trainer.run():
         last = report
@@ -84,8 +90,8 @@ def train_run(token: CancelToken, run: _Run, spec: AutoencoderSpec, dataset: Dat
         yield REPORT, report
         if run.weights_wanted.is_set():
             run.weights_wanted.clear()
-            yield SNAPSHOT, RunArtifact.from_trainer(trainer, ref)
-    return last, RunArtifact.from_trainer(trainer, ref)
+            yield SNAPSHOT, RunArtifact.from_trainer(trainer, ref, with_state=True)
+    return last, RunArtifact.from_trainer(trainer, ref, with_state=True)
 
 
 class TrainingController(QObject):
@@ -140,25 +146,30 @@ class TrainingController(QObject):
 
     # --- commands from the GUI ------------------------------------------------------------
     def start(self, spec: AutoencoderSpec, dataset: Dataset, *, full_dataset: Dataset | None = None,
-              excluded_label: int | None = None) -> bool:
+              excluded_label: int | None = None, options: dict | None = None,
+              resume_state: dict | None = None) -> bool:
         """Start a run now; False (and ``failed``) when one is already going.
 
         ``dataset`` is what the run trains on; ``full_dataset`` and ``excluded_label`` say
-        what it was cut from when a class is held out (for the run's DatasetRef)."""
+        what it was cut from when a class is held out, and ``options`` how it was loaded (for
+        the run's DatasetRef). ``resume_state``: continue the run that saved it (see train_run)."""
         if self.is_active:
             self.failed.emit("a training run is already in progress; stop it first")
             return False
-        self.queue(spec, dataset, full_dataset=full_dataset, excluded_label=excluded_label)
+        self.queue(spec, dataset, full_dataset=full_dataset, excluded_label=excluded_label, options=options,
+                   resume_state=resume_state)
         return True
 
     def queue(self, spec: AutoencoderSpec, dataset: Dataset, *, full_dataset: Dataset | None = None,
-              excluded_label: int | None = None) -> int:
+              excluded_label: int | None = None, options: dict | None = None,
+              resume_state: dict | None = None) -> int:
         """Line a run up after any that is running or queued; returns its run id."""
         run = _Run()
         run.control.set_snapshots_wanted(self._snapshots_wanted)
         # Registered before submit, which may start the run (and say so) at once.
         self._handles[self.runs.next_id] = run
-        return self.runs.submit(train_run, run, spec.copy(), dataset, full_dataset, excluded_label)
+        return self.runs.submit(train_run, run, spec.copy(), dataset, full_dataset, excluded_label, options,
+                                resume_state)
 
     def pause(self) -> None:
         if self._control and self._state == RUNNING:

@@ -16,13 +16,26 @@ from ..core.data import DataError, load_dataset
 from .workers import CancelToken, Worker
 
 
-def _load(token: CancelToken, name_or_path: str, limit: int | None):
+def load_options(options: dict | None) -> dict:
+    """load_dataset's keyword arguments from their JSON form (a project stores image_size as a list)."""
+    kw = dict(options or {})
+    if isinstance(kw.get("image_size"), list):
+        kw["image_size"] = tuple(kw["image_size"])
+    return kw
+
+
+def load_with_options(token: CancelToken, name_or_path: str, options: dict | None = None):
+    """``load_dataset(name_or_path, **options)`` on a worker thread; every failure is one DataError line."""
     try:
-        return load_dataset(name_or_path, limit=limit, cancel=token.is_set)
+        return load_dataset(name_or_path, cancel=token.is_set, **load_options(options))
     except DataError:
         raise  # the engine's message is already the one line the user should read
     except Exception as exc:  # an importer bug must not take the app down with it
         raise DataError(f"could not load {name_or_path}: {type(exc).__name__}: {exc}") from exc
+
+
+def _load(token: CancelToken, name_or_path: str, limit: int | None):
+    return load_with_options(token, name_or_path, {"limit": limit} if limit else {})
 
 
 class DatasetLoader(QObject):
@@ -36,6 +49,8 @@ class DatasetLoader(QObject):
         self._worker.done.connect(self.loaded)
         self._worker.failed.connect(self.failed)
         self._worker.busyChanged.connect(self.busyChanged)
+        # The keyword arguments of the newest load (latest wins, so they are the delivered one's).
+        self.options: dict = {}
 
     @property
     def busy(self) -> bool:
@@ -48,6 +63,7 @@ class DatasetLoader(QObject):
 
     def load(self, name_or_path: str, limit: int | None = None) -> None:
         """Start loading; ``loaded`` or ``failed`` follows. A load still running is cancelled."""
+        self.options = {"limit": limit} if limit else {}
         self._worker.submit(_load, name_or_path, limit)
 
     def wait(self, timeout: float = 30.0) -> bool:

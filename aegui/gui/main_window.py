@@ -1,12 +1,10 @@
 """The main window: panels as docks and tabs, menus, toolbar, status bar, settings."""
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtCore import QByteArray, QSettings, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QToolBar, QWidget,
+    QDockWidget, QLabel, QMainWindow, QMessageBox, QTabWidget, QToolBar, QToolButton, QWidget,
 )
 
 from ..core.data import DataError, load_dataset
@@ -22,6 +20,8 @@ from .panels.canvas import DrawCanvas
 from .panels.dashboard import TrainingDashboard
 from .panels.data import DataPanel
 from .panels.latent import LatentExplorer
+from .project_commands import ProjectCommands, make_train_menu
+from .projects import AUTOSAVE_MS, ProjectManager
 from .state import AppState
 from .workers import Worker
 
@@ -30,8 +30,9 @@ FINISHED_TEXT = {StopReason.COMPLETED: "Training finished", StopReason.STOPPED: 
                  StopReason.EARLY_STOPPING: "Stopped early", StopReason.NON_FINITE: "Training stopped: the loss diverged"}
 
 
-class MainWindow(QMainWindow):
-    def __init__(self, dataset=None, spec: AutoencoderSpec | None = None, settings: QSettings | None = None):
+class MainWindow(ProjectCommands, QMainWindow):
+    def __init__(self, dataset=None, spec: AutoencoderSpec | None = None, settings: QSettings | None = None,
+                 autosave_ms: int = AUTOSAVE_MS):
         super().__init__()
         self.setWindowTitle("Autoencoder Studio")
         self.setObjectName("mainWindow")
@@ -64,12 +65,16 @@ class MainWindow(QMainWindow):
         self.data_dock = self._dock("Data", self.data_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.tabifyDockWidget(self.data_dock, self.model_dock)  # Model on top; Data one click away
         self.model_dock.raise_()
+        self.projects = ProjectManager(self, autosave_ms)
 
         self._make_actions()
         self._make_menus_and_toolbar()
         self._make_status_bar()
         self._connect()
         self._restore_settings()
+        self.setAcceptDrops(True)  # a .aeproj or a spec .json dropped anywhere opens it
+        self.projects.restore_recovery()  # hot exit: the unsaved session comes back, and the title says so
+        self._update_title()
         self._update_actions()
 
     # --- construction ---------------------------------------------------------------------------
@@ -113,9 +118,23 @@ class MainWindow(QMainWindow):
 
     def _make_actions(self) -> None:
         K = QKeySequence.StandardKey
-        self.new_action = self._action("&New", K.New, "Start again from the default model", self.new_model, "newAction")
-        self.open_action = self._action("&Open spec…", K.Open, "Open a model spec (JSON)", self.open_spec, "openAction")
-        self.save_action = self._action("&Save spec…", K.Save, "Save the model spec as JSON", self.save_spec, "saveAction")
+        self.new_action = self._action("&New", K.New, "A new project with the default model", self.new_project,
+                                       "newAction")
+        self.open_action = self._action("&Open project…", K.Open, "Open a project (.aeproj)",
+                                        lambda: self.ask_open_project(), "openAction")
+        self.save_action = self._action("&Save project", K.Save, "Save the project", self.ask_save_project,
+                                        "saveAction")
+        self.save_as_action = self._action("Save project &as…", "Ctrl+Shift+S", "Save the project in a new file",
+                                           self.ask_save_project_as, "saveAsAction")
+        self.import_spec_action = self._action("&Spec (JSON)…", None, "Open a model spec (JSON) into the builder",
+                                               lambda: self.open_spec(), "importSpecAction")
+        self.export_spec_action = self._action("&Spec (JSON)…", None, "Save the model spec as JSON",
+                                               lambda: self.save_spec(), "exportSpecAction")
+        self.continue_action = self._action("&Continue training…", None,
+                                            "Train the stopped or opened run on, exactly, to a new epoch total",
+                                            self.ask_continue_training, "continueAction")
+        self.scratch_action = self._action("Train from &scratch", None, "Train a new run from new weights",
+                                           self.train, "scratchAction")
         self.quit_action = self._action("&Quit", K.Quit, "Close Autoencoder Studio", self.close, "quitAction")
         self.train_action = self._action("&Train", "Ctrl+Return", "Train the model on the current data",
                                          self.train, "trainAction")
@@ -136,15 +155,24 @@ class MainWindow(QMainWindow):
     def _make_menus_and_toolbar(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
-        for a in (self.new_action, self.open_action, self.save_action):
-            file_menu.addAction(a)
+        file_menu.addAction(self.new_action)
+        file_menu.addAction(self.open_action)
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        self.recent_menu.setObjectName("recentMenu")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self._fill_recent_menu()
+        file_menu.addAction(self.save_action)
+        file_menu.addAction(self.save_as_action)
+        file_menu.addSeparator()
+        file_menu.addMenu("&Import").addAction(self.import_spec_action)
+        file_menu.addMenu("&Export").addAction(self.export_spec_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         edit = bar.addMenu("&Edit")
         edit.addAction(self.undo_action)
         edit.addAction(self.redo_action)
         train = bar.addMenu("&Training")
-        for a in (self.train_action, self.pause_action, self.stop_action):
+        for a in (self.train_action, self.continue_action, self.pause_action, self.stop_action):
             train.addAction(a)
         view = bar.addMenu("&View")
         view.addAction(self.model_dock.toggleViewAction())
@@ -166,6 +194,10 @@ class MainWindow(QMainWindow):
         self.addToolBar(toolbar)
         self.train_button = toolbar.widgetForAction(self.train_action)
         self.train_button.setObjectName("trainButton")
+        # Once there is a run to continue, the button's arrow offers both ways to train.
+        self.train_menu = make_train_menu(self)
+        self.train_button.setMenu(self.train_menu)
+        self.train_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
         self.pause_button = toolbar.widgetForAction(self.pause_action)
         self.pause_button.setObjectName("pauseButton")
         self.stop_button = toolbar.widgetForAction(self.stop_action)
@@ -212,6 +244,10 @@ class MainWindow(QMainWindow):
         self.state.specChanged.connect(lambda _: self._update_actions())
         self.state.specChanged.connect(lambda _: self._update_device_label())
         self.state.datasetChanged.connect(lambda _: self._update_actions())
+        self.state.datasetChanged.connect(self.projects.check_loaded_data)
+        self.state.runsChanged.connect(self._update_actions)
+        self.projects.changed.connect(self._update_title)
+        self.projects.saved.connect(self._on_project_saved)
 
     # --- settings ------------------------------------------------------------------------------------
     def _restore_settings(self) -> None:
@@ -271,7 +307,8 @@ class MainWindow(QMainWindow):
         self._stage = None
         self.dashboard.clear(data)
         self.state.set_locked(True)
-        if self.controller.start(spec, data, full_dataset=self.state.dataset, excluded_label=self.state.holdout):
+        if self.controller.start(spec, data, full_dataset=self.state.dataset, excluded_label=self.state.holdout,
+                                 options=self.state.dataset_options):
             self.tabs.setCurrentWidget(self.dashboard)
         else:
             self.state.set_locked(False)
@@ -306,42 +343,6 @@ class MainWindow(QMainWindow):
 
     def stop(self) -> None:
         self.controller.stop()
-
-    def new_model(self) -> None:
-        ds = self.state.dataset
-        self.state.edit_spec(fit_to_input(get_preset(DEFAULT_PRESET), ds.kind, ds.sample_shape, ds.in_unit_range),
-                             "new model")
-
-    def open_spec(self, path: str | None = None) -> bool:
-        if not path:
-            path, _ = QFileDialog.getOpenFileName(self, "Open a model spec", str(Path.home()), "Spec (*.json)")
-            if not path:
-                return False
-        try:
-            spec = AutoencoderSpec.load(path)
-        except SpecError as exc:
-            self.show_error("Cannot open this spec", exc.first_line)
-            return False
-        ds = self.state.dataset
-        if ds is not None and not input_fits(spec, ds):
-            self.statusBar().showMessage(f"The spec was made for {spec.input.kind} "
-                                         f"{list(spec.input.shape)} input; fitted to {ds.name}", 8000)
-            spec = fit_to_input(spec, ds.kind, ds.sample_shape, ds.in_unit_range)
-        return self.state.edit_spec(spec, f"open {Path(path).name}") or True
-
-    def save_spec(self, path: str | None = None) -> bool:
-        if not path:
-            path, _ = QFileDialog.getSaveFileName(self, "Save the model spec", str(Path.home() / "model.json"),
-                                                  "Spec (*.json)")
-            if not path:
-                return False
-        try:
-            self.state.spec.save(path)
-        except OSError as exc:
-            self.show_error("Cannot save the spec", f"{path}: {exc.strerror or exc}")
-            return False
-        self.statusBar().showMessage(f"Saved {path}", 4000)
-        return True
 
     def about(self) -> None:
         QMessageBox.about(self, "About Autoencoder Studio",
@@ -380,6 +381,8 @@ class MainWindow(QMainWindow):
         """A snapshot of the run (the panels get it too): the run record holds the newest."""
         if self._run is not None and self._run.running:
             self.state.update_run(self._run, artifact)
+            self.projects.mark_dirty()
+            self.projects.autosave()  # at each epoch's end: a crash loses at most this epoch
 
     def _on_run_finished(self, artifact) -> None:
         if self._run is not None and self._run.running:
@@ -431,8 +434,12 @@ class MainWindow(QMainWindow):
         self.pause_action.setEnabled(state in (RUNNING, PAUSED))
         self.pause_action.setText("Resume" if state == PAUSED else "Pause")
         self.stop_action.setEnabled(state in (RUNNING, PAUSED))
-        for a in (self.new_action, self.open_action):
+        for a in (self.new_action, self.open_action, self.import_spec_action):
             a.setEnabled(idle)
+        self.recent_menu.setEnabled(idle)
+        resumable = idle and self.resumable_run() is not None
+        self.continue_action.setEnabled(resumable)
+        self.scratch_action.setEnabled(idle and not blocker)
         if state == STOPPING:
             self.statusBar().showMessage("Stopping after the current step…", 2000)
 
@@ -445,6 +452,7 @@ class MainWindow(QMainWindow):
         for worker in self.findChildren(Worker):
             worker.cancel()
         self.controller.shutdown(timeout=2.0)
+        self.projects.on_close()  # hot exit: unsaved work to the recovery file, never a question
         self.builder.shutdown()
         self.data_panel.shutdown()
         self.dashboard.shutdown()

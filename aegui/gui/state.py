@@ -6,6 +6,7 @@ the builder makes can be undone and redone.
 """
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 
@@ -40,6 +41,10 @@ class RunRecord:
     artifact: RunArtifact | None = None
     ended: float | None = None
     error: str = ""  # the one-line message of a run that raised
+    # A run read back from a project keeps only its numbers (a project holds one run's weights):
+    # its history and result, used while it has no artifact.
+    saved_history: list | None = None
+    saved_result: TrainResult | None = None
 
     @property
     def running(self) -> bool:
@@ -48,12 +53,32 @@ class RunRecord:
     @property
     def history(self) -> list[dict]:
         """Per-epoch rows of fine-tuning (greedy pretraining's rows have epochs of their own)."""
-        rows = self.artifact.history if self.artifact is not None else []
+        rows = self.artifact.history if self.artifact is not None else (self.saved_history or [])
         return [row for row in rows if row.get("phase", "train") == "train"]
 
     @property
     def result(self) -> TrainResult | None:
-        return self.artifact.result if self.artifact is not None else None
+        return self.artifact.result if self.artifact is not None else self.saved_result
+
+    def to_json(self) -> dict:
+        """What the Runs tab needs to list and overlay this run again (a project's session.json)."""
+        result = self.result
+        return {"name": self.name, "preset": self.preset, "dataset": self.dataset, "started": self.started,
+                "ended": self.ended if self.ended is not None else time.time(), "error": self.error,
+                "spec": json.loads(self.spec.to_json()), "history": self.history,
+                "result": result.to_json() if result is not None else None}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "RunRecord":
+        """A record of a saved project; KeyError, TypeError or ValueError when it is damaged."""
+        result = data.get("result")
+        started = float(data["started"])
+        ended = data.get("ended")
+        return cls(name=str(data["name"]), preset=str(data.get("preset", "")), dataset=str(data.get("dataset", "")),
+                   started=started, ended=float(ended) if ended is not None else started,
+                   spec=AutoencoderSpec.from_json(json.dumps(data["spec"])), error=str(data.get("error") or ""),
+                   saved_history=[dict(row) for row in data.get("history") or []],
+                   saved_result=TrainResult.from_json(result) if result else None)
 
     @property
     def final_val_loss(self) -> float | None:
@@ -97,6 +122,8 @@ class AppState(QObject):
         self._issues = validate(self._spec)
         self._locked = False
         self._holdout: int | None = None
+        # How the dataset was loaded (load_dataset's keyword arguments), so a project can load it again.
+        self.dataset_options: dict = {}
         self.undo_stack = QUndoStack(self)
         self.runs: list[RunRecord] = []
 
@@ -126,6 +153,11 @@ class AppState(QObject):
         self.undo_stack.push(_SpecEdit(self, self._spec.copy(), new_spec.copy(), text))
         return True
 
+    def replace_spec(self, spec: AutoencoderSpec) -> None:
+        """A new document (File > New, opening a project): the spec, with no undo history of the last one."""
+        self.undo_stack.clear()
+        self._apply_spec(spec)
+
     def _apply_spec(self, spec: AutoencoderSpec) -> None:
         self._spec = spec.copy()
         self._issues = validate(self._spec)
@@ -136,9 +168,11 @@ class AppState(QObject):
     def dataset(self) -> Dataset | None:
         return self._dataset
 
-    def set_dataset(self, dataset: Dataset) -> None:
-        """Make ``dataset`` current and fit the spec's input to it (one undoable edit)."""
+    def set_dataset(self, dataset: Dataset, options: dict | None = None) -> None:
+        """Make ``dataset`` current and fit the spec's input to it (one undoable edit). ``options``:
+        the keyword arguments it was loaded with."""
         self._dataset = dataset
+        self.dataset_options = dict(options or {})
         if self._holdout is not None:
             self._holdout = None
             self.holdoutChanged.emit(None)
@@ -203,6 +237,16 @@ class AppState(QObject):
         """The run raised: it keeps its last snapshot, and says why it ended."""
         record.error = message or "failed"
         record.ended = time.time()
+        self.runsChanged.emit()
+
+    def resume_run(self, record: RunRecord) -> None:
+        """``record`` trains on (Continue training): running again, the same entry in the list."""
+        record.ended, record.error = None, ""
+        self.runsChanged.emit()
+
+    def set_runs(self, records: list[RunRecord]) -> None:
+        """The run list of an opened project (or none, for a new one)."""
+        self.runs = list(records)
         self.runsChanged.emit()
 
     def runs_changed(self) -> None:

@@ -233,11 +233,46 @@ class RunRecorder:
         self.changes: list[LiveChange] = []
         self.smoothing = 0.0
         self.reports = 0
+        self.run_length: tuple[int, int] | None = None  # (epochs, steps per epoch) of fine-tuning
 
     def clear(self) -> None:
         self.curves.clear()
         self.changes.clear()
         self.reports = 0
+        self.run_length = None
+
+    # --- a project keeps the curves (already thinned to at most MAX_POINTS each) ----------------
+    def to_json(self) -> dict:
+        """The curves as JSON-ready lists: enough to draw the Live tab's loss plot again."""
+        return {"length": list(self.run_length) if self.run_length else None,
+                "curves": {key: {"step": c.steps.tolist(), "epoch": c.epochs.tolist(), "value": c.values.tolist()}
+                           for key, c in self.curves.items() if c.n}}
+
+    def marks_to_json(self) -> list[dict]:
+        return [{"step": c.step, "epoch": c.epoch, "text": c.text} for c in self.changes]
+
+    def restore(self, curves: dict, marks: list[dict]) -> None:
+        """Curves and marks saved by ``to_json``/``marks_to_json``; damaged entries are skipped, as a
+        missing curve is better than no window."""
+        self.clear()
+        length = curves.get("length") if isinstance(curves, dict) else None
+        if isinstance(length, list) and len(length) == 2:
+            self.run_length = (int(length[0]), int(length[1]))
+        saved = curves.get("curves") if isinstance(curves, dict) else None
+        for key, points in (saved or {}).items():
+            try:
+                rows = zip(points["step"], points["epoch"], points["value"])
+                for step, epoch, value in rows:
+                    if value is not None:
+                        self._point(str(key), float(step), float(epoch), float(value))
+            except (KeyError, TypeError, ValueError):
+                self.curves.pop(str(key), None)
+        for mark in marks or []:
+            try:
+                self.changes.append(LiveChange(int(mark["step"]), float(mark["epoch"]), str(mark["text"])))
+            except (KeyError, TypeError, ValueError):
+                continue
+        del self.changes[:-MAX_MARKERS]
 
     def set_smoothing(self, weight: float) -> None:
         self.smoothing = weight
@@ -266,6 +301,7 @@ class RunRecorder:
             epochs = done - stages * report.epochs_total
             self._point(pretrain_key(stage), epochs * report.steps_per_epoch, epochs, report.losses.get("total"))
             return
+        self.run_length = (report.epochs_total, report.steps_per_epoch)
         # An epoch report's training losses average the whole epoch; drawn at its end they would
         # make a saw-tooth beside the interval points, so they only stand in for an epoch too
         # short to have had a progress report.

@@ -19,6 +19,7 @@ at most a few times a second (DrawSchedule, below, says why and how much).
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 from typing import Callable
 
 import pyqtgraph as pg
@@ -205,6 +206,7 @@ class TrainingDashboard(QWidget):
         self.tabs.currentChanged.connect(lambda _: self._wake())
         self._shown: tuple | None = None  # (spec, data) of the run on the Live tab, None when none is
         self._dropped = False  # the Live tab was cleared by an edit and has shown no run since
+        self._restored = False  # curves read from a project wait to be drawn until the Live tab shows
         self._configure_from_spec()
         if state is not None:
             state.specChanged.connect(lambda _: self._configure_from_spec() if not state.locked else None)
@@ -265,10 +267,13 @@ class TrainingDashboard(QWidget):
                                            "learn here.")
 
     # --- feeding -------------------------------------------------------------------------------
-    def clear(self, dataset=None) -> None:
+    def clear(self, dataset=None, keep_curves: bool = False) -> None:
         """Forget the last run's curves and pictures; a new run is about to start on ``dataset``
-        (default: the current dataset)."""
-        self.recorder.clear()
+        (default: the current dataset). ``keep_curves``: the run continues one whose curves are
+        shown (Continue training), so they stay and the new points follow them."""
+        if not keep_curves:
+            self.recorder.clear()
+        self._restored = False
         self.ring.clear()
         for panel in (self.loss, self.recon, self.stats, self.sparsity, self.vae, self.weights, self.attention):
             panel.clear()
@@ -289,6 +294,31 @@ class TrainingDashboard(QWidget):
             self.loss.set_reference(band, why)
         else:
             self.loss.set_reference(None)
+
+    def restore(self, curves: dict, marks: list[dict], run=None, dataset=None) -> None:
+        """The curves of a saved project's run (no pictures: a project keeps numbers); ``run`` and
+        ``dataset`` say which model and data they describe, so a later edit clears them as it
+        would a live run's."""
+        self.clear(dataset)
+        self.recorder.restore(curves, marks)
+        if run is not None:
+            self._shown = (run.spec.copy(), (run.dataset.name, run.dataset.size, tuple(run.dataset.sample_shape)))
+        else:
+            self._shown = None
+        self._restored = bool(self.recorder.curves)
+        if self._restored:
+            self.stats.labels["phase"].setText("Opened from a project: the saved run's curves. Reconstructions "
+                                               "and filters appear when it trains again.")
+        self._draw_restored()
+
+    def _draw_restored(self) -> None:
+        """Draw restored curves once the Live tab is on screen (a hidden plot has no width to fit)."""
+        if not self._restored or not self.live.isVisible():
+            return
+        self._restored = False
+        length = self.recorder.run_length
+        self.loss.draw(SimpleNamespace(pretraining=False, epochs_total=length[0], steps_per_epoch=length[1])
+                       if length else None)
 
     def add_report(self, report: Report) -> None:
         """Record the numbers now (cheap); draw the newest report on the next tick."""
@@ -335,6 +365,7 @@ class TrainingDashboard(QWidget):
         return not report.pretraining or name in ("loss", "stats", "recon")
 
     def _wake(self) -> None:
+        self._draw_restored()
         if self._newest is not None and self.schedule.pending and self.live.isVisible():
             self._timer.start()
 

@@ -159,7 +159,7 @@ class DataPanel(QWidget):
 
     def _on_loaded(self, dataset: Dataset) -> None:
         self.error_label.hide()
-        self.state.set_dataset(dataset)
+        self.state.set_dataset(dataset, options=self.loader.options)
         self.datasetLoaded.emit(dataset)
         self.loadFinished.emit(True)
 
