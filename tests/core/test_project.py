@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from aegui.core.presets import get_preset
+from aegui.core.presets import get_preset, preset_names
 from aegui.core.project import Project, ProjectError, load_project, save_project
 from aegui.core.run import DatasetRef, RunArtifact
 from aegui.core.training import Trainer
@@ -81,18 +81,26 @@ def test_a_project_round_trip_restores_the_model_its_runs_and_curves(digits, tmp
     assert "run/training_state.safetensors" in names and not [n for n in names if n.endswith((".pt", ".pkl"))]
 
 
-def test_resuming_from_a_project_matches_a_straight_run(digits, tmp_path):
-    for name in ("aae", "denoising", "stacked"):
-        straight = Trainer(small_spec(name, epochs=3), digits)
-        expected = straight.fit()
-        project, _ = trained_project(digits, name, epochs=2)
-        save_project(project, tmp_path / f"{name}.aeproj")
-        back = load_project(tmp_path / f"{name}.aeproj")
-        resumed = Trainer(small_spec(name, epochs=3), digits)
-        resumed.load_state_dict(back.run.training_state)
-        got = resumed.fit()
-        assert (got.train_loss, got.val_loss, got.val_recon_mse) == \
-               (expected.train_loss, expected.val_loss, expected.val_recon_mse), name
+@pytest.fixture(scope="module")
+def few_digits(mnist_small):
+    """200 digits: 180 to train on, 2 steps of 64 an epoch (enough to cross an epoch boundary)."""
+    return mnist_small.subset(np.arange(0, len(mnist_small), 5))
+
+
+@pytest.mark.parametrize("name", preset_names())
+def test_resuming_from_a_project_matches_a_straight_run(name, few_digits, tmp_path):
+    """Every preset: discriminators, greedy pretraining, noise and beta warm-up included."""
+    digits = few_digits
+    straight = Trainer(small_spec(name, epochs=2), digits)
+    expected = straight.fit()
+    project, _ = trained_project(digits, name, epochs=1)
+    save_project(project, tmp_path / f"{name}.aeproj")
+    back = load_project(tmp_path / f"{name}.aeproj")
+    resumed = Trainer(small_spec(name, epochs=2), digits)
+    resumed.load_state_dict(back.run.training_state)
+    got = resumed.fit()
+    assert (got.train_loss, got.val_loss, got.val_recon_mse) == \
+           (expected.train_loss, expected.val_loss, expected.val_recon_mse), name
 
 
 # --- files that lie -------------------------------------------------------------------------------------------
@@ -237,7 +245,7 @@ def test_a_project_whose_members_carry_a_pickle_payload_creates_nothing(good_pro
 KILL_SCRIPT = """
 import sys
 sys.path.insert(0, {root!r})
-from aegui.core.presets import get_preset
+from aegui.core.presets import get_preset, preset_names
 from aegui.core.project import Project, save_project
 from aegui.core.run import DatasetRef, RunArtifact
 from aegui.core.models import build_model
