@@ -2,11 +2,12 @@
 
 The training dashboard draws these as bands behind the loss curves, to answer
 "is my loss good?" with figures this app measured itself. Each (dataset, preset)
-pair is trained headless through ``aegui.core.Trainer`` with its stock settings
-(batch 128, Adam, lr 1e-3, 10% validation, no LR schedule) once per seed, and
-the validation terms are recorded after every epoch. Without an LR schedule an
-epoch-k figure does not depend on how many epochs the run was set for, so the
-per-epoch curves apply to runs of any length.
+pair is trained headless through ``aegui.core.Trainer`` with the preset's stock
+settings fitted to the set (``fit_to_input``: its own epochs and learning rate, batch
+128, Adam, 10% validation, no LR schedule) once per seed, and the validation terms
+are recorded after every epoch. Without an LR schedule an epoch-k figure does not
+depend on how many epochs the run was set for, so the per-epoch curves apply to
+runs of any length.
 
     python benchmarks/reference_losses.py [--seeds 2] [--out resources/reference_losses.json]
 
@@ -32,26 +33,26 @@ import torch  # noqa: E402
 from aegui.core import Trainer, get_preset, load_dataset  # noqa: E402
 from aegui.core.presets import fit_to_input  # noqa: E402
 
-# (dataset, preset, epochs, limit): the stock 10 epochs everywhere. No pair is subsampled
+# (dataset, preset, epochs, limit): epochs None is the preset's own default. No pair is subsampled
 # (limit None): a subsample has fewer steps per epoch, so its epoch-k loss would not
 # describe a run on the whole set. The conv preset is the slowest (~2 s an epoch on one
 # core), so it is measured on the digits only.
 PLAN = [
-    ("mnist5k", "ae", 10, None), ("mnist5k", "sparse-l1", 10, None), ("mnist5k", "sparse-kl", 10, None),
-    ("mnist5k", "denoising", 10, None), ("mnist5k", "vae", 10, None), ("mnist5k", "beta-vae", 10, None),
-    ("mnist5k", "conv", 10, None),
-    ("shapes", "ae", 10, None), ("shapes", "denoising", 10, None), ("shapes", "vae", 10, None),
-    ("signals", "ae", 10, None), ("signals", "sparse-kl", 10, None), ("signals", "denoising", 10, None),
-    ("signals", "vae", 10, None),
-    ("transactions", "ae", 10, None), ("transactions", "sparse-kl", 10, None),
-    ("transactions", "denoising", 10, None), ("transactions", "vae", 10, None),
+    ("mnist5k", "ae", None, None), ("mnist5k", "sparse-l1", None, None), ("mnist5k", "sparse-kl", None, None),
+    ("mnist5k", "denoising", None, None), ("mnist5k", "vae", None, None), ("mnist5k", "beta-vae", None, None),
+    ("mnist5k", "conv", None, None),
+    ("shapes", "ae", None, None), ("shapes", "denoising", None, None), ("shapes", "vae", None, None),
+    ("signals", "ae", None, None), ("signals", "sparse-kl", None, None), ("signals", "denoising", None, None),
+    ("signals", "vae", None, None),
+    ("transactions", "ae", None, None), ("transactions", "sparse-kl", None, None),
+    ("transactions", "denoising", None, None), ("transactions", "vae", None, None),
 ]
 TERMS = ("total", "recon", "recon_mse")
 
 
 def measure(dataset, preset: str, epochs: int, seed: int) -> dict[str, list[float]]:
     spec = fit_to_input(get_preset(preset), dataset.kind, dataset.sample_shape, dataset.in_unit_range)
-    spec.train.epochs = epochs
+    spec.train.epochs = epochs or spec.train.epochs
     spec.train.seed = seed
     spec.train.device = "cpu"
     curves: dict[str, list[float]] = {t: [] for t in TERMS}
@@ -84,6 +85,7 @@ def main() -> None:
             cache[(name, limit)] = load_dataset(name, limit=limit)
         dataset = cache[(name, limit)]
         t0 = time.perf_counter()
+        epochs = epochs or get_preset(preset).train.epochs
         runs = [measure(dataset, preset, epochs, seed) for seed in range(args.seeds)]
         seconds = time.perf_counter() - t0
         entry = {

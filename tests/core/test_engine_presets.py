@@ -1,14 +1,16 @@
 """Every preset learns, and each variant does what it is for: sparse codes, a sampleable VAE,
 denoising, a contracted encoder. All runs are short, seeded CPU runs on 1,000 embedded digits.
 
-Figures measured with torch 2.13 on the CPU (seed 0, batch 64, 900 training / 100 validation digits):
+Figures measured with torch 2.13 on the CPU (seed 0, batch 64, 900 training / 100 validation digits),
+before issue 10 tuned the presets' learning rates (the tests below still pass at the tuned ones):
 
 * 3 epochs of each preset take validation recon MSE from ~0.23 (untrained) to 0.068-0.079, a ratio
   of 0.28-0.34, except beta-vae (beta 4 warming up over 2 epochs) at 0.62.
 * sparse-kl (5 epochs, lr 3e-3): mean sigmoid code on the validation digits 0.061 (seed 1: 0.064);
   untrained it is ~0.5. The last progress report's code_mean: 0.049 (seed 1: 0.055).
 * sparse-l1 (3 epochs): mean |code| 0.29 with the L1 penalty, 1.53 without; 86% vs 44% exact zeros.
-* denoising (10 epochs): MSE(recon, clean) 0.050 vs MSE(noisy, clean) 0.080 (ratio 0.63);
+* denoising (10 epochs, sigma 0.4 then): MSE(recon, clean) 0.050 vs MSE(noisy, clean) 0.080 (ratio 0.63);
+  at the tuned preset (sigma 0.3, lr 1e-2, 15 epochs) MSE(noisy, clean) is 0.047;
   conv-denoising (5 epochs): 0.067 vs 0.096 (ratio 0.70).
 * contractive (3 epochs): mean squared Jacobian norm 0.185 with weight 1.0, 0.271 with weight 0 (0.68).
 """
@@ -36,7 +38,7 @@ SPARSE_KL_TOLERANCE = 0.025
 SPARSE_L1_MAX_RATIO = 0.5
 # MSE(recon of noisy, clean) / MSE(noisy, clean) must be below this (measured 0.63 and 0.70).
 DENOISE_MAX_RATIO = 0.8
-DENOISE_EPOCHS = {"denoising": 10, "conv-denoising": 5}
+DENOISE_EPOCHS = {"denoising": 15, "conv-denoising": 5}  # denoising: its preset's default
 # Jacobian norm with the penalty / without it (measured 0.68).
 CONTRACTIVE_MAX_RATIO = 0.85
 
@@ -158,7 +160,7 @@ def _denoise_errors(trainer, seed: int = 123) -> tuple[float, float]:
 def test_denoising_output_is_closer_to_the_clean_input_than_the_noisy_input_is(mnist_small, name):
     trainer, _, _ = trained(mnist_small, name, DENOISE_EPOCHS[name])
     recon_err, noisy_err = _denoise_errors(trainer)
-    assert noisy_err > 0.05  # the corruption is real
+    assert noisy_err > 0.04  # the corruption is real (sigma 0.3 on the digits: 0.047; salt and pepper: 0.096)
     assert recon_err < DENOISE_MAX_RATIO * noisy_err, (recon_err, noisy_err)
 
 
