@@ -49,6 +49,7 @@ class ProjectCommands:
             raise ProjectError("stop training before opening a project")
         project = load_project(path)  # every check before anything in the window changes
         kept = self.projects.set_aside()
+        self._drop_panel_runs("Another project was opened")  # its own run comes once its data is found
         self.projects.apply(project, Path(path))
         if kept is not None:
             self.statusBar().showMessage(f"The unsaved work before it is kept in {kept} (File > Open recent)", 8000)
@@ -63,11 +64,14 @@ class ProjectCommands:
         kept = self.projects.set_aside()
         self.new_model()
         self.projects.new()
-        for panel in (self.latent, self.canvas, self.dashboard.anomaly):
-            if panel.shown_run is not None or panel._pending is not None:
-                panel.drop_run("New project")
+        self._drop_panel_runs("New project")
         if kept is not None:
             self.statusBar().showMessage(f"New project. The unsaved one is kept in {kept} (File > Open recent)", 8000)
+
+    def _drop_panel_runs(self, why: str) -> None:
+        for panel in (self.latent, self.canvas, self.dashboard.anomaly):
+            if panel.shown_run is not None or panel._pending is not None:
+                panel.drop_run(why)
 
     def ask_open_project(self, path: str | None = None) -> bool:
         if not path:
@@ -91,8 +95,8 @@ class ProjectCommands:
 
     def ask_save_project_as(self) -> None:
         name = self.projects.name or self.state.spec.name or "project"
-        path, _ = QFileDialog.getSaveFileName(self, "Save the project", str(Path(self._start_dir()) / f"{name}{PROJECT_SUFFIX}"),
-                                              PROJECT_FILTER)
+        suggested = Path(self._start_dir()) / f"{name}{PROJECT_SUFFIX}"
+        path, _ = QFileDialog.getSaveFileName(self, "Save the project", str(suggested), PROJECT_FILTER)
         if path:
             self._save_in_background(path)
 
@@ -161,6 +165,8 @@ class ProjectCommands:
         self.latent.set_weights(run)
         self.canvas.set_weights(run)
         self.dashboard.set_weights(run)
+        if run.result is not None:
+            self.step_label.setText(f"step {run.result.steps}")
         self._update_actions()
 
     def say_data_missing(self, ref: DatasetRef, why: str) -> None:

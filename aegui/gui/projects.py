@@ -222,13 +222,14 @@ class ProjectManager(QObject):
         self._data.shutdown(1.0)
         if not self.dirty:
             self.remove_recovery()
-            return
-        try:
-            self._remember_recovery()
-            write_job(None, self.snapshot(), self.recovery_path, self.state.dataset, self.state.dataset_options,
-                      self.state.holdout)
-        except (ProjectError, OSError, ValueError):
-            pass  # nothing can be said any more; the last autosave, if any, is still there
+        else:
+            try:
+                self._remember_recovery()
+                write_job(None, self.snapshot(), self.recovery_path, self.state.dataset,
+                          self.state.dataset_options, self.state.holdout)
+            except (ProjectError, OSError, ValueError):
+                pass  # nothing can be said any more; the last autosave, if any, is still there
+        self.settings.sync()
 
     def remove_recovery(self) -> None:
         try:

@@ -3,6 +3,7 @@ recovery; Continue training; the title; drag and drop."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -196,3 +197,17 @@ def test_dropping_a_project_opens_it(qtbot, make_window, saved, tmp_path):
                          Qt.KeyboardModifier.NoModifier)
     window.dropEvent(refused)
     assert not refused.isAccepted()
+
+
+def test_after_a_run_train_offers_continue_and_new_sets_unsaved_work_aside(qtbot, make_window, tmp_path):
+    window = make_window()
+    assert not window.continue_action.isEnabled()
+    train(qtbot, window)
+    menu = window.train_button.menu()
+    assert [a.objectName() for a in menu.actions()] == ["continueAction", "scratchAction"]
+    assert window.continue_action.isEnabled() and window.scratch_action.isEnabled()
+    window.new_project()
+    assert window.state.runs == [] and window.windowTitle() == "Untitled — Autoencoder Studio"
+    assert not window.continue_action.isEnabled()
+    kept = window.projects.recent()[0]
+    assert Path(kept).parent == tmp_path and len(load_project(kept).runs) == 1

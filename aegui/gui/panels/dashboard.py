@@ -306,6 +306,9 @@ class TrainingDashboard(QWidget):
         else:
             self._shown = None
         self._restored = bool(self.recorder.curves)
+        result = run.result if run is not None else None
+        if result is not None and run.spec.train.epochs:  # how far the saved run got, as when it ended
+            self.stats.progress.setValue(round(100 * min(result.epochs / run.spec.train.epochs, 1.0)))
         if self._restored:
             self.stats.labels["phase"].setText("Opened from a project: the saved run's curves. Reconstructions "
                                                "and filters appear when it trains again.")
