@@ -47,7 +47,12 @@ class ProjectCommands:
         is found on a worker: ``projects.opened`` follows, and the trained model is back after it."""
         if self.controller.is_active:
             raise ProjectError("stop training before opening a project")
-        project = load_project(path)  # every check before anything in the window changes
+        self._put_in_place(load_project(path), path)  # every check before anything in the window changes
+
+    def _put_in_place(self, project, path) -> None:
+        if self.controller.is_active:  # a run started while the file was read: it keeps the window
+            self.show_error("Cannot open this project", "stop training before opening a project")
+            return
         kept = self.projects.set_aside()
         self._drop_panel_runs("Another project was opened")  # its own run comes once its data is found
         self.projects.apply(project, Path(path))
@@ -79,12 +84,13 @@ class ProjectCommands:
                                                   f"{PROJECT_FILTER};;All files (*)")
             if not path:
                 return False
-        try:
-            self.open_project(path)
-        except ProjectError as exc:
-            self.show_error("Cannot open this project", str(exc))
+        if self.controller.is_active:
+            self.statusBar().showMessage("Stop training before opening a project", 5000)
             return False
+        # Read off the GUI thread; the window changes only once the whole file has passed its checks.
         self.statusBar().showMessage(f"Opening {Path(path).name}…", 4000)
+        self.projects.read_in_background(Path(path), lambda project: self._put_in_place(project, path),
+                                         lambda message: self.show_error("Cannot open this project", message))
         return True
 
     def ask_save_project(self) -> None:
