@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QMessageBox
 
 from aegui.core.project import ProjectError, load_project
 from gui_helpers import set_epochs
@@ -129,6 +130,10 @@ def test_autosave_writes_the_recovery_file_on_a_timer(qtbot, make_window, tmp_pa
     qtbot.waitUntil(window.projects.recovery_path.is_file, timeout=WAIT_MS)
     wait_saves(qtbot, window)
     assert load_project(window.projects.recovery_path).spec.train.batch_size == 32
+    # A crash now (no close): the next start restores the session and says so in the status bar.
+    again = make_window()
+    assert again.state.spec.train.batch_size == 32
+    assert again.statusBar().currentMessage().startswith("Restored the unsaved session from ")
 
 
 def test_continue_training_matches_a_straight_run(qtbot, make_window, mnist600, tmp_path):
@@ -155,20 +160,30 @@ def test_continue_training_matches_a_straight_run(qtbot, make_window, mnist600, 
     assert math.isclose(resumed.result.val_loss, straight.result.val_loss, rel_tol=0, abs_tol=0)
 
 
-def test_a_project_whose_data_is_missing_keeps_its_spec_and_runs(qtbot, make_window, saved, tmp_path):
-    path, facts = saved
-    # Rewrite the project's data reference to a file that is not there.
-    project = load_project(path)
-    project.run.dataset.source = str(tmp_path / "gone.npz")
-    project.run.dataset.checksum = "0" * 64
+def test_a_project_whose_data_is_missing_keeps_its_spec_and_runs_until_the_data_is_loaded(
+        qtbot, make_window, saved, mnist600, tmp_path):
+    from aegui.core.data import load_dataset
     from aegui.core.project import save_project
 
+    path, facts = saved
+    # The project's data now lives in a file that is not there, and the window holds other data.
+    project = load_project(path)
+    project.run.dataset.source = str(tmp_path / "gone.npz")
     moved = save_project(project, tmp_path / "moved.aeproj")
-    window = make_window(settings_file=str(tmp_path / "c.ini"))
+    window = make_window(dataset=load_dataset("mnist5k", limit=300, seed=0), settings_file=str(tmp_path / "c.ini"))
     open_and_wait(qtbot, window, moved)
     assert window.state.spec == facts["spec"] and [r.name for r in window.state.runs] == facts["names"]
     assert "gone.npz" in window.statusBar().currentMessage()
+    assert window.findChild(QMessageBox, "dataMissingDialog") is not None  # non-blocking: we got here
     assert window.projects.waiting_run is not None and window.latent.shown_run is None
+    assert window.continue_training(2) is False
+    # The user loads the data it was trained on: its checksum matches, and the model is back.
+    window.state.set_dataset(mnist600)
+    qtbot.waitUntil(lambda: window.projects.waiting_run is None, timeout=WAIT_MS)
+    window.tabs.setCurrentWidget(window.latent)
+    qtbot.waitUntil(lambda: window.latent.map is not None, timeout=WAIT_MS)
+    for box in window.findChildren(QMessageBox, "dataMissingDialog"):
+        box.close()
 
 
 def test_dropping_a_project_opens_it(qtbot, make_window, saved, tmp_path):
