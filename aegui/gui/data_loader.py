@@ -12,7 +12,8 @@ import threading
 
 from PySide6.QtCore import QObject, Signal
 
-from ..core.data import DataError, load_dataset
+from ..core.data import DataError, Dataset, load_dataset
+from ..core.run import DatasetRef, dataset_checksum
 from .workers import CancelToken, Worker
 
 
@@ -36,6 +37,30 @@ def load_with_options(token: CancelToken, name_or_path: str, options: dict | Non
 
 def _load(token: CancelToken, name_or_path: str, limit: int | None):
     return load_with_options(token, name_or_path, {"limit": limit} if limit else {})
+
+
+# --- an opened project's data: is what is loaded, or what its reference loads, the same data? ----------
+def same_shape(dataset: Dataset | None, ref: DatasetRef) -> bool:
+    return (dataset is not None and dataset.name == ref.name and len(dataset) == ref.size
+            and tuple(dataset.sample_shape) == tuple(ref.sample_shape))
+
+
+def find_data(token, ref: DatasetRef, current: Dataset | None):
+    """Worker job: (status, dataset or message). "same": ``current`` is the data; "loaded": loaded
+    again from ``ref``; "differs": it loads but its checksum is another; "missing": it does not load."""
+    if same_shape(current, ref) and dataset_checksum(current) == ref.checksum:
+        return "same", current
+    try:
+        dataset = load_with_options(token, ref.source, ref.options)
+    except DataError as exc:
+        return "missing", str(exc)
+    if dataset_checksum(dataset) != ref.checksum:
+        return "differs", dataset
+    return "loaded", dataset
+
+
+def checksum_job(token, dataset: Dataset) -> str:
+    return dataset_checksum(dataset)
 
 
 class DatasetLoader(QObject):

@@ -25,10 +25,10 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from ..core.data import DataError, Dataset
+from ..core.data import Dataset
 from ..core.project import PROJECT_SUFFIX, Project, ProjectError, load_project, save_project
-from ..core.run import DatasetRef, RunArtifact, dataset_checksum
-from .data_loader import load_with_options
+from ..core.run import DatasetRef, RunArtifact
+from .data_loader import checksum_job, find_data, same_shape
 from .state import RunRecord
 from .workers import Worker
 
@@ -37,29 +37,6 @@ RECENT_MAX = 8
 RECOVERY_NAME = "recovery" + PROJECT_SUFFIX
 PREVIOUS_NAME = "previous-session" + PROJECT_SUFFIX  # unsaved work set aside by New or Open
 APP_TITLE = "Autoencoder Studio"
-
-
-def _same_shape(dataset: Dataset | None, ref: DatasetRef) -> bool:
-    return (dataset is not None and dataset.name == ref.name and len(dataset) == ref.size
-            and tuple(dataset.sample_shape) == tuple(ref.sample_shape))
-
-
-def find_data(token, ref: DatasetRef, current: Dataset | None):
-    """Worker job: (status, dataset or message). "same": ``current`` is the data; "loaded": loaded
-    again from ``ref``; "differs": it loads but its checksum is another; "missing": it does not load."""
-    if _same_shape(current, ref) and dataset_checksum(current) == ref.checksum:
-        return "same", current
-    try:
-        dataset = load_with_options(token, ref.source, ref.options)
-    except DataError as exc:
-        return "missing", str(exc)
-    if dataset_checksum(dataset) != ref.checksum:
-        return "differs", dataset
-    return "loaded", dataset
-
-
-def checksum_job(token, dataset: Dataset) -> str:
-    return dataset_checksum(dataset)
 
 
 def write_job(token, project: Project, path: Path, dataset: Dataset | None, options: dict, holdout):
@@ -402,7 +379,7 @@ class ProjectManager(QObject):
     def check_loaded_data(self, dataset: Dataset) -> None:
         """The user loaded data while an opened run waits for its own: is it the run's (checksum)?"""
         ref = self._waiting_ref
-        if self.waiting_run is None or ref is None or self._quiet or not _same_shape(dataset, ref):
+        if self.waiting_run is None or ref is None or self._quiet or not same_shape(dataset, ref):
             return
         self._data.submit(lambda token, d: ("checksum", checksum_job(token, d)), dataset)
 
