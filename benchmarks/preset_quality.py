@@ -20,8 +20,8 @@ trades detail for disentanglement by design), and at most 0.7 on ``signals`` and
 Each run uses one torch thread, so the figures do not depend on the core count (they are
 deterministic per seed on the CPU), and the runs are shared among ``--workers`` processes.
 The seconds are the wall time of one run on one thread, beside whatever else the machine
-runs. The full benchmark (all pairs, 2 seeds, 2 workers) takes about 19 minutes on a
-2-core CPU. The last line of stdout is JSON: per pair ``val_recon_mse`` (mean over seeds),
+runs. The full benchmark (55 pairs, 2 seeds, 2 workers) took 16.5 and 22 minutes on a 2-core
+CPU that other test runs shared (one run each; the capsule runs alone take about a third of it). The last line of stdout is JSON: per pair ``val_recon_mse`` (mean over seeds),
 ``mean_mse``, ``ratio`` (the worse seed's), ``goal``, ``seconds`` (the slower seed's), and
 ``worst_ratio``, the largest ratio over all pairs.
 """
