@@ -233,7 +233,7 @@ def test_live_noise_level_applies_at_the_next_step(digits):
     trainer = Trainer(make_spec("denoising", epochs=1, every=1), digits, control)
     gen = trainer.run()
     r1 = next(gen)
-    assert r1.noise_level == pytest.approx(0.4)
+    assert r1.noise_level == pytest.approx(get_preset("denoising").objective.noise.level)  # the preset's level
     assert r1.corrupted is not None and not np.array_equal(r1.corrupted, r1.inputs)
     control.set("noise_level", 0.0)
     r2 = next(gen)
