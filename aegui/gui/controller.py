@@ -55,6 +55,9 @@ class _Run:
 
     control: TrainControl = field(default_factory=TrainControl)
     weights_wanted: threading.Event = field(default_factory=threading.Event)
+    # Whether the next snapshot also carries the training state (for a save): capturing it copies the
+    # optimiser's moments too, so plain snapshots for the panels leave it out.
+    state_wanted: threading.Event = field(default_factory=threading.Event)
 
 
 def train_run(token: CancelToken, run: _Run, spec: AutoencoderSpec, dataset: Dataset,
@@ -90,7 +93,9 @@ def train_run(token: CancelToken, run: _Run, spec: AutoencoderSpec, dataset: Dat
         yield REPORT, report
         if run.weights_wanted.is_set():
             run.weights_wanted.clear()
-            yield SNAPSHOT, RunArtifact.from_trainer(trainer, ref, with_state=True)
+            with_state = run.state_wanted.is_set()
+            run.state_wanted.clear()
+            yield SNAPSHOT, RunArtifact.from_trainer(trainer, ref, with_state=with_state)
     return last, RunArtifact.from_trainer(trainer, ref, with_state=True)
 
 
@@ -202,10 +207,13 @@ class TrainingController(QObject):
     def snapshots_wanted(self) -> bool:
         return self._snapshots_wanted
 
-    def request_weights(self) -> None:
-        """Ask for a RunArtifact of the run as it is, taken at the next report boundary."""
+    def request_weights(self, with_state: bool = False) -> None:
+        """Ask for a RunArtifact of the run as it is, taken at the next report boundary; ``with_state``
+        adds the training state, which a save needs and the panels do not."""
         run = self._handles.get(self._current) if self._current is not None else None
         if run is not None:
+            if with_state:
+                run.state_wanted.set()
             run.weights_wanted.set()
 
     def shutdown(self, timeout: float = 2.0) -> bool:

@@ -375,14 +375,16 @@ class MainWindow(ProjectCommands, QMainWindow):
                 self.statusBar().showMessage("Pretraining done: fine-tuning the whole model", 4000)
             self._stage = report.stage
         if report.step and report.kind == "epoch":
-            self.controller.request_weights()  # a RunArtifact of the run so far: _on_weights
+            # A RunArtifact of the run so far (_on_weights); with the training state when an autosave is due.
+            self.controller.request_weights(with_state=self.projects.epoch_autosave_due())
 
     def _on_weights(self, artifact) -> None:
         """A snapshot of the run (the panels get it too): the run record holds the newest."""
-        if self._run is not None and self._run.running:
+        if self._run is not None and self._run.running and artifact.training_state is not None:
+            # Only a snapshot that can be resumed replaces the record's: a save mid-run stays exact.
             self.state.update_run(self._run, artifact)
             self.projects.mark_dirty()
-            self.projects.autosave()  # at each epoch's end: a crash loses at most this epoch
+            self.projects.autosave()
 
     def _on_run_finished(self, artifact) -> None:
         if self._run is not None and self._run.running:
