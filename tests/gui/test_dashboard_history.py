@@ -182,3 +182,15 @@ def test_each_pretraining_stage_is_its_own_curve_left_of_epoch_zero():
     assert [list(rec.curves[pretrain_key(k)].epochs) for k in (1, 2, 3)] == [[-2.5, -2.0], [-1.5, -1.0], [-0.5, 0.0]]
     assert list(rec.curves[pretrain_key(2)].steps) == [-15, -10]
     assert list(rec.curves[pretrain_key(3)].values) == [1000.0, 1000.0]
+
+
+def test_a_run_history_without_saved_curves_becomes_one_point_per_epoch():
+    rec = RunRecorder()
+    rows = [{"phase": "pretrain 1/2", "epoch": 1, "train_total": 9.0},
+            {"phase": "train", "epoch": 1, "step": 35, "train_total": 3.0, "val_total": 2.5, "val_recon_mse": 0.1},
+            {"phase": "train", "epoch": 2, "step": 70, "train_total": 2.0, "val_total": 1.9, "val_recon_mse": None}]
+    rec.restore_history(rows, epochs_total=10)
+    assert rec.curves["train total"].values.tolist() == [3.0, 2.0]
+    assert rec.curves["val total"].epochs.tolist() == [1.0, 2.0]
+    assert rec.curves["val recon_mse"].values.tolist() == [0.1]  # a null value is no point
+    assert rec.run_length == (10, 35) and "pretrain" not in " ".join(rec.curves)

@@ -248,6 +248,27 @@ class RunRecorder:
                 "curves": {key: {"step": c.steps.tolist(), "epoch": c.epochs.tolist(), "value": c.values.tolist()}
                            for key, c in self.curves.items() if c.n}}
 
+    def restore_history(self, rows: list[dict], epochs_total: int) -> None:
+        """Curves from a run's per-epoch history, for a project written without the dashboard's own
+        curves (by the command line): one point per epoch for every train and validation term."""
+        self.clear()
+        steps_per_epoch = 0
+        for row in rows:
+            if row.get("phase", "train") != "train":
+                continue
+            try:
+                epoch, step = float(row["epoch"]), float(row.get("step", 0))
+            except (KeyError, TypeError, ValueError):
+                continue
+            if epoch > 0 and step > 0:
+                steps_per_epoch = round(step / epoch)
+            for name, value in row.items():
+                if name.startswith(("train_", "val_")) and isinstance(value, (int, float)):
+                    where, term = name.split("_", 1)
+                    self._point(f"{where} {term}", step, epoch, value)
+        if steps_per_epoch:
+            self.run_length = (max(int(epochs_total), 1), steps_per_epoch)
+
     def marks_to_json(self) -> list[dict]:
         return [{"step": c.step, "epoch": c.epoch, "text": c.text} for c in self.changes]
 

@@ -301,6 +301,9 @@ class TrainingDashboard(QWidget):
         would a live run's."""
         self.clear(dataset)
         self.recorder.restore(curves, marks)
+        if not self.recorder.curves and run is not None and run.history:
+            # A project from the command line keeps no dashboard curves: draw its epoch history instead.
+            self.recorder.restore_history(run.history, run.spec.train.epochs)
         if run is not None:
             self._shown = (run.spec.copy(), (run.dataset.name, run.dataset.size, tuple(run.dataset.sample_shape)))
         else:
