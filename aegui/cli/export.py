@@ -11,23 +11,7 @@ import shutil
 from pathlib import Path
 
 from .main import CliError
-
-
-def _dataset_for_images(run):
-    """The project's data, loaded again and checked, for the reconstructions and the latent map."""
-    from ..core.data import DataError, load_dataset
-    from ..core.run import dataset_checksum
-    from .train import _load_options
-
-    ref = run.dataset
-    try:
-        dataset = load_dataset(ref.source, **_load_options(ref.options))
-    except DataError as exc:
-        raise CliError(f"--images needs the project's dataset, which cannot be loaded again: {exc}") from None
-    if dataset_checksum(dataset) != ref.checksum:
-        raise CliError(f"--images: dataset '{ref.source}' is not the data the project was trained on "
-                       f"(its checksum differs)")
-    return dataset
+from .train import reload_dataset
 
 
 def cmd_export(args) -> int:
@@ -51,7 +35,7 @@ def cmd_export(args) -> int:
         elif args.python:
             result = export_python(run, target)
         else:
-            result = export_images(run, _dataset_for_images(run), target)
+            result = export_images(run, reload_dataset(run.dataset, "--images"), target)
     except ExportError as exc:
         if created and target.is_dir():
             shutil.rmtree(target, ignore_errors=True)

@@ -195,9 +195,7 @@ def _load_options(options: dict) -> dict:
 
 def _resumed_run(args):
     """(spec, dataset, DatasetRef, name, project) for --resume: everything comes from the project."""
-    from ..core.data import DataError, load_dataset
     from ..core.project import ProjectError, load_project
-    from ..core.run import dataset_checksum
 
     given = [name for name in RESUME_REFUSED if getattr(args, name, None) is not None]
     if given:
@@ -221,12 +219,7 @@ def _resumed_run(args):
         raise CliError(f"--epochs {args.epochs}: the run in {args.resume} has already trained {trained} epochs; "
                        f"give a larger total")
     ref = run.dataset
-    try:
-        dataset = load_dataset(ref.source, **_load_options(ref.options))
-    except DataError as exc:
-        raise CliError(f"the project's dataset cannot be loaded again: {exc}") from None
-    if dataset_checksum(dataset) != ref.checksum:
-        raise CliError(f"dataset '{ref.source}' is not the data the project was trained on (its checksum differs)")
+    dataset = reload_dataset(ref, "--resume")
     if ref.excluded_label is not None:
         dataset = dataset.without_label(ref.excluded_label)
     spec = run.spec.copy()
@@ -235,6 +228,22 @@ def _resumed_run(args):
         spec.train.device = args.device
     _say_how_the_schedule_continues(run, args.epochs)
     return spec, dataset, ref, spec.name, project
+
+
+def reload_dataset(ref, option: str):
+    """The data a project's run was trained on, loaded again from its source and options, and checked
+    against its checksum; one CliError line naming ``option`` when it cannot be had."""
+    from ..core.data import DataError, load_dataset
+    from ..core.run import dataset_checksum
+
+    try:
+        dataset = load_dataset(ref.source, **_load_options(ref.options))
+    except DataError as exc:
+        raise CliError(f"{option}: the project's dataset cannot be loaded again: {exc}") from None
+    if dataset_checksum(dataset) != ref.checksum:
+        raise CliError(f"{option}: dataset '{ref.source}' is not the data the project was trained on "
+                       f"(its checksum differs)")
+    return dataset
 
 
 def _say_how_the_schedule_continues(run, epochs: int) -> None:

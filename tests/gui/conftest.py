@@ -122,3 +122,19 @@ def window(make_window):
     return make_window()
 
 
+
+
+@pytest.fixture
+def dashboard(qtbot):
+    """A shown TrainingDashboard without rate limits, so tests draw at once (a test file may define its own)."""
+    from aegui.gui.panels.dashboard import TrainingDashboard
+
+    d = TrainingDashboard()
+    qtbot.addWidget(d)
+    d.resize(930, 840)
+    d.show()
+    qtbot.waitExposed(d)
+    d.schedule.intervals = dict.fromkeys(d.schedule.intervals, 0.0)
+    d.clear()
+    yield d
+    d.shutdown()

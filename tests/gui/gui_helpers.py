@@ -82,3 +82,13 @@ def set_epochs(qtbot, window, epochs: int) -> None:
     spin = find_one(window, QSpinBox, "epochsSpin")
     spin.setValue(epochs)
     assert window.state.spec.train.epochs == epochs
+
+
+def draw_dashboard(d, qapp) -> None:
+    """Every panel draws the newest report (what a few timer ticks would do)."""
+    for _ in range(10):
+        if not d.schedule.pending:
+            break
+        d.refresh()
+    qapp.processEvents()
+    assert not d.schedule.pending

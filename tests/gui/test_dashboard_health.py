@@ -9,10 +9,11 @@ import numpy as np
 import pyqtgraph as pg
 import pytest
 
+from gui_helpers import draw_dashboard as draw
+
 from aegui.core.reports import Report
 from aegui.gui.dashboard.code_panels import COLLAPSE_ADVICE, KL_USED_NATS, vae_readout
 from aegui.gui.dashboard.weights_panel import GAP_RGB, GAP_VALUE, per_channel_bias
-from aegui.gui.panels.dashboard import TrainingDashboard
 
 # beta-vae (beta 4, warm-up 2) at epoch 3 of mnist5k, when every reconstruction was the same blob:
 # the "10/10 dims informative · total 0.93 nats".
@@ -29,25 +30,6 @@ EARLY_VAE = np.array([1.76, 1.01, 0.89, 0.86, 0.68, 0.65, 0.56, 0.55, 0.53, 0.49
 SETTLED_BETA_VAE = np.array([0.98, 0.80, 0.0075, 1.57, 0.0100, 1.34, 0.0109, 0.0078, 0.0895, 1.44])
 
 
-@pytest.fixture
-def dashboard(qtbot):
-    d = TrainingDashboard()
-    qtbot.addWidget(d)
-    d.resize(930, 840)
-    d.show()
-    qtbot.waitExposed(d)
-    d.schedule.intervals = dict.fromkeys(d.schedule.intervals, 0.0)
-    d.clear()
-    yield d
-    d.shutdown()
-
-
-def draw(d, qapp) -> None:
-    for _ in range(10):
-        if not d.schedule.pending:
-            break
-        d.refresh()
-    qapp.processEvents()
 
 
 def report(step, **kw) -> Report:

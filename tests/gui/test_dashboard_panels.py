@@ -8,36 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gui_helpers import draw_dashboard as draw
+
 from aegui.core.reports import Report
 from aegui.gui.dashboard.code_panels import KL_USED_NATS
 from aegui.gui.dashboard.weights_panel import NO_BIAS_TEXT
-from aegui.gui.panels.dashboard import TrainingDashboard
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from dashboard_refresh import synthetic_report  # noqa: E402
 
 
-@pytest.fixture
-def dashboard(qtbot):
-    d = TrainingDashboard()
-    qtbot.addWidget(d)
-    d.resize(930, 840)
-    d.show()
-    qtbot.waitExposed(d)
-    d.schedule.intervals = dict.fromkeys(d.schedule.intervals, 0.0)  # no rate limits: tests draw at once
-    d.clear()
-    yield d
-    d.shutdown()
-
-
-def draw(d, qapp) -> None:
-    """Every panel draws the newest report (what a few timer ticks would do)."""
-    for _ in range(10):
-        if not d.schedule.pending:
-            break
-        d.refresh()
-    qapp.processEvents()
-    assert not d.schedule.pending
 
 
 def feed(d, reports) -> None:

@@ -8,32 +8,14 @@ import numpy as np
 import pyqtgraph as pg
 import pytest
 
+from gui_helpers import draw_dashboard as draw
+
 from aegui.core.reports import Report
 from aegui.gui.dashboard.plots import LogAxis
 from aegui.gui.dashboard.text import TextLine
-from aegui.gui.panels.dashboard import TrainingDashboard
 from aegui.gui.widgets.diagram import ArchitectureDiagram
 
 
-@pytest.fixture
-def dashboard(qtbot):
-    d = TrainingDashboard()
-    qtbot.addWidget(d)
-    d.resize(930, 840)
-    d.show()
-    qtbot.waitExposed(d)
-    d.schedule.intervals = dict.fromkeys(d.schedule.intervals, 0.0)
-    d.clear()
-    yield d
-    d.shutdown()
-
-
-def draw(d, qapp) -> None:
-    for _ in range(10):
-        if not d.schedule.pending:
-            break
-        d.refresh()
-    qapp.processEvents()
 
 
 def report(step, epochs_total=5, **kw) -> Report:
