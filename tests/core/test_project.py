@@ -50,15 +50,21 @@ def trained_project(digits, name="ae", epochs=1) -> tuple[Project, Trainer]:
     return project, trainer
 
 
-def rewrite(src: Path, dst: Path, change) -> None:
-    """Copy a project, letting ``change(header, members)`` edit it; the manifest is recomputed unless
-    the change sets header['keep_manifest']."""
+def manifest(members: dict[str, bytes]) -> dict:
+    return {n: {"size": len(d), "sha256": hashlib.sha256(d).hexdigest()} for n, d in members.items()}
+
+
+def rewrite(src: Path, dst: Path, change, tamper: bool = False) -> None:
+    """Copy a project, letting ``change(header, members)`` edit it. The manifest is recomputed after the
+    change, so the file is consistent, unless ``tamper``: then it is the original's, and the change lies
+    against it (a member grown, a size claimed, a byte flipped)."""
     with zipfile.ZipFile(src) as zf:
         header = json.loads(zf.read("project.json"))
         members = {n: zf.read(n) for n in zf.namelist() if n != "project.json"}
+    header["manifest"] = manifest(members)
     change(header, members)
-    if not header.pop("keep_manifest", False):
-        header["manifest"] = {n: {"size": len(d), "sha256": hashlib.sha256(d).hexdigest()} for n, d in members.items()}
+    if not tamper:
+        header["manifest"] = manifest(members)
     with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("project.json", json.dumps(header))
         for name, data in members.items():
@@ -134,11 +140,9 @@ def test_a_member_larger_than_its_manifest_entry_is_refused(good_project, tmp_pa
     path = tmp_path / "bomb.aeproj"
 
     def inflate(header, members):
-        header["keep_manifest"] = True
-        header["manifest"] = {n: {"size": len(d), "sha256": hashlib.sha256(d).hexdigest()} for n, d in members.items()}
         members["spec.json"] = members["spec.json"] + b" " * 50_000_000  # 50 MB of padding, deflated to little
 
-    rewrite(good_project, path, inflate)
+    rewrite(good_project, path, inflate, tamper=True)
     assert path.stat().st_size < good_project.stat().st_size + 1_000_000  # a small file claiming little
     _refused(path, "manifest says")
 
@@ -147,11 +151,9 @@ def test_a_manifest_claiming_an_absurd_size_is_refused(good_project, tmp_path):
     path = tmp_path / "claim.aeproj"
 
     def claim(header, members):
-        header["keep_manifest"] = True
-        header["manifest"] = {n: {"size": len(d), "sha256": hashlib.sha256(d).hexdigest()} for n, d in members.items()}
         header["manifest"]["spec.json"]["size"] = 1 << 50
 
-    rewrite(good_project, path, claim)
+    rewrite(good_project, path, claim, tamper=True)
     _refused(path, "claims a size")
 
 
@@ -159,13 +161,11 @@ def test_a_member_whose_hash_does_not_match_is_refused(good_project, tmp_path):
     path = tmp_path / "hash.aeproj"
 
     def flip(header, members):
-        header["keep_manifest"] = True
-        header["manifest"] = {n: {"size": len(d), "sha256": hashlib.sha256(d).hexdigest()} for n, d in members.items()}
         data = bytearray(members["run/weights.safetensors"])
         data[-1] ^= 0xFF
         members["run/weights.safetensors"] = bytes(data)
 
-    rewrite(good_project, path, flip)
+    rewrite(good_project, path, flip, tamper=True)
     _refused(path, "does not match its checksum")
 
 
