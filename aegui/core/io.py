@@ -1,8 +1,7 @@
-"""Every file the user sees is written here, atomically, and nothing is ever a pickle.
+"""Tensors and training state on disk, written atomically, and nothing is ever a pickle.
 
-A crash mid-write must never leave a half-written file where a good one was, so
-``atomic_path`` hands out a temporary name beside the target and moves it over
-the target in one step once the writer has finished. Weights and any nested
+Every write goes through ``core.atomic`` (temporary file, fsync, rename, folder
+fsync), re-exported here for the callers that write tensors too. Weights and any nested
 training state go to safetensors (tensors) plus JSON (everything else):
 ``flatten_state`` splits a nested structure into the two, ``unflatten_state``
 puts it back together.
@@ -10,11 +9,7 @@ puts it back together.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -22,45 +17,12 @@ from safetensors.torch import load as tensors_from_bytes
 from safetensors.torch import load_file, save_file
 from safetensors.torch import save as _safetensors_bytes
 
+from .atomic import atomic_path, atomic_write_bytes, atomic_write_text
 from .spec import AutoencoderSpec
 
 _TENSOR = "__tensor__"  # JSON marker: this value is the named tensor in the companion file
 _NDARRAY = "__ndarray__"  # the same, for a numpy array (given back as numpy)
 _TUPLE = "__tuple__"
-
-
-@contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success it replaces ``path`` in one step."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        # mkstemp makes the file private (0600); the user's file keeps its mode, a new one gets the
-        # usual 0666 less the umask, as any other program's save would.
-        try:
-            mode = path.stat().st_mode & 0o7777
-        except OSError:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
-        os.chmod(tmp, mode)
-        yield Path(tmp)
-        with open(tmp, "rb+") as f:  # flushed to disk before the rename makes it visible
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def _owned(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
