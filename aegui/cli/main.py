@@ -61,7 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=float)
     train.add_argument("--device", choices=DEVICES)
     train.add_argument("--seed", type=int)
-    train.add_argument("--out", help="output folder (default runs/NAME-TIME)")
+    train.add_argument("--out", help="output folder (default runs/NAME-TIME); the run is written beside it and "
+                                     "moved into place when it has finished")
+    train.add_argument("--overwrite", action="store_true",
+                       help="replace a non-empty --out folder (only once this run has finished)")
+    train.add_argument("--checkpoint-every", type=int, metavar="N",
+                       help="every N epochs, write OUT.incomplete-*/checkpoint.aeproj: a killed run can be "
+                            "continued from it with --resume")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.add_argument("--project", help="also write a project file (.aeproj) at each epoch's end and at the end")
     train.add_argument("--resume", metavar="FILE.aeproj",
@@ -89,37 +95,53 @@ def cmd_presets(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ..core.data import DataError
-    from ..core.device import DeviceError
-    from ..core.serialize import SpecError
+    from .signals import Aborted
 
     try:
-        args = build_parser().parse_args(argv)
-        if args.command == "train":
-            from .train import cmd_train
+        # Imported inside the try: torch takes a second or two to import, and a Ctrl-C then is
+        # still one line, not a traceback.
+        from ..core.data import DataError
+        from ..core.device import DeviceError
+        from ..core.serialize import SpecError
 
-            return cmd_train(args)
-        if args.command == "presets":
-            return cmd_presets(args)
-        if args.command == "export":
-            from .export import cmd_export
-
-            return cmd_export(args)
-        raise CliError("no command given; use 'train', 'presets' or 'export'")
-    except CliError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-    except SpecError as exc:
-        print(f"error: invalid spec: {exc.first_line}", file=sys.stderr)
-    except (DataError, DeviceError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        try:
+            return _run_command(argv)
+        except CliError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+        except SpecError as exc:
+            print(f"error: invalid spec: {exc.first_line}", file=sys.stderr)
+        except (DataError, DeviceError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+        except MemoryError:
+            print("error: out of memory (the data or the model did not fit; try --limit, a smaller --image-size "
+                  "or a smaller model)", file=sys.stderr)
+            return 1
+        except Exception as exc:  # a bug or an input nobody foresaw: still one line, never a traceback
+            detail = str(exc).splitlines()[0] if str(exc) else ""
+            print(f"error: {type(exc).__name__}: {detail} (unexpected; please report it)", file=sys.stderr)
+            return 1
+        return USAGE_ERROR
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # a bug or an input nobody foresaw: still one line, never a traceback
-        detail = str(exc).splitlines()[0] if str(exc) else ""
-        print(f"error: {type(exc).__name__}: {detail} (unexpected; please report it)", file=sys.stderr)
-        return 1
-    return USAGE_ERROR
+    except Aborted as exc:
+        print("error: aborted; the run's folder was left as it was (its files are whole)", file=sys.stderr)
+        return exc.exit_code
+
+
+def _run_command(argv: list[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "train":
+        from .train import cmd_train
+
+        return cmd_train(args)
+    if args.command == "presets":
+        return cmd_presets(args)
+    if args.command == "export":
+        from .export import cmd_export
+
+        return cmd_export(args)
+    raise CliError("no command given; use 'train', 'presets' or 'export'")
 
 
 if __name__ == "__main__":

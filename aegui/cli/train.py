@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import math
-import signal
 import sys
-import threading
 import time
 from pathlib import Path
 
 from .main import CliError
+from .run_folder import CHECKPOINT_NAME, HistoryFile, RunFolder, check_out_folder, save_with_rescue, say
+from .signals import StopOnSignals, signals_held
 
 # Options that would change the model, the data or the optimisation: a resumed run keeps the project's.
 RESUME_REFUSED = ("preset", "spec", "dataset", "limit", "image_size", "channels", "kind", "label_column",
@@ -31,7 +31,7 @@ def _spec_from_args(args):
     if args.spec:
         spec = AutoencoderSpec.load(args.spec)
     else:
-        name = args.preset or "ae"
+        name = "ae" if args.preset is None else args.preset
         try:
             spec = get_preset(name)
         except KeyError as exc:
@@ -124,31 +124,6 @@ def _fresh_run_folder(name: str) -> Path:
         n += 1
         out = base.with_name(f"{base.name}-{n}")
     return out
-
-
-class StopOnInterrupt:
-    """While entered, the first Ctrl-C stops training cooperatively, so the weights so far, the
-    history and the summary line are still written; a second one interrupts at once."""
-
-    def __init__(self, control) -> None:
-        self.control = control
-        self.hit = False  # whether Ctrl-C stopped the run
-        self._previous = None
-
-    def _first_interrupt(self, signum, frame) -> None:
-        print("\nstopping after this step (Ctrl-C again to abort)", file=sys.stderr)
-        self.hit = True
-        self.control.stop()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    def __enter__(self) -> "StopOnInterrupt":
-        if threading.current_thread() is threading.main_thread():  # only there may signals be handled
-            self._previous = signal.signal(signal.SIGINT, self._first_interrupt)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
 
 
 def _new_run(args):
@@ -279,6 +254,39 @@ def _save_project(path: Path, trainer, ref, project=None) -> None:
         raise CliError(str(exc)) from None
 
 
+class ProjectWriter:
+    """The project file (--project or the resumed one) and the --checkpoint-every checkpoint, written at
+    epoch ends. A failed write is said once and training goes on: the weights are still in memory."""
+
+    def __init__(self, trainer, ref, project, path: Path | None, checkpoint: Path | None, every: int | None):
+        self.trainer, self.ref, self.project = trainer, ref, project
+        self.path, self.checkpoint, self.every = path, checkpoint, every
+        self.failed: set[Path] = set()
+
+    def _write(self, path: Path) -> bool:
+        try:
+            _save_project(path, self.trainer, self.ref, self.project)
+        except CliError as exc:
+            if path not in self.failed:
+                say(f"warning: {exc}; training goes on")
+            self.failed.add(path)
+            return False
+        self.failed.discard(path)
+        return True
+
+    def epoch_end(self, epoch: int) -> None:
+        if self.path is not None:  # a crash loses at most this epoch
+            self._write(self.path)
+        if self.checkpoint is not None and epoch % self.every == 0:
+            self._write(self.checkpoint)
+
+    def final(self) -> str:
+        """The last write of the project file; '' or the line saying it failed."""
+        if self.path is None or self._write(self.path):
+            return ""
+        return f"the project file {self.path} could not be written (see the warning above)"
+
+
 def cmd_train(args) -> int:
     from ..core.control import TrainControl
     from ..core.reports import EPOCH
@@ -288,6 +296,10 @@ def cmd_train(args) -> int:
     control = TrainControl()
     control.set_snapshots_wanted(False)  # nobody looks at reconstructions here: reports stay cheap
     project = None
+    if args.checkpoint_every is not None and args.checkpoint_every < 1:
+        raise CliError(f"--checkpoint-every {args.checkpoint_every}: give a number of epochs of at least 1")
+    if args.out is not None and not args.out.strip():
+        raise CliError("--out: give a folder name (an empty name would write into the current folder)")
     if args.resume:
         spec, dataset, ref, name, project = _resumed_run(args)
         project_path = Path(args.resume)
@@ -297,43 +309,45 @@ def cmd_train(args) -> int:
         if project_path is not None and project_path.suffix != ".aeproj":
             raise CliError(f"--project {args.project}: a project file's name ends in .aeproj")
     out = Path(args.out) if args.out else _fresh_run_folder(name)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CliError(f"cannot create output folder {out}: {exc.strerror or exc}") from None
-    trainer = Trainer(spec, dataset, control=control)
+    check_out_folder(out, args.overwrite)
+    trainer = Trainer(spec, dataset, control=control)  # a model that fails to build leaves no folder behind
     if project is not None:
         trainer.load_state_dict(project.run.training_state)
+    folder = RunFolder(out)
+    work = folder.create()
     try:
-        trainer.spec.save(out / "spec.json")
-        history = open(out / "history.jsonl", "w", encoding="utf-8")
+        trainer.spec.save(work / "spec.json")
     except OSError as exc:
-        raise CliError(f"cannot write into {out}: {exc.strerror or exc} ({getattr(exc, 'filename', '')})") from None
+        folder.discard()
+        raise CliError(f"cannot write into {work}: {exc.strerror or exc}") from None
+    history = HistoryFile(work / "history.jsonl")
+    checkpoint = work / CHECKPOINT_NAME if args.checkpoint_every else None
+    projects = ProjectWriter(trainer, ref, project, project_path, checkpoint, args.checkpoint_every)
     bar = ProgressBar(not args.quiet)
     started = time.perf_counter()
-    interrupt = StopOnInterrupt(control)
-    with history, interrupt:
+    signals = StopOnSignals(control)
+    with signals:
         written = 0
         for report in trainer.run():
             bar.update(report)
             if report.kind == EPOCH:
-                for row in trainer.history[written:]:
-                    history.write(json.dumps({k: _json_safe(v) for k, v in row.items()}) + "\n")
-                history.flush()
+                rows = [json.dumps({k: _json_safe(v) for k, v in row.items()}) for row in trainer.history[written:]]
                 written = len(trainer.history)
-                if project_path is not None:  # a crash loses at most this epoch
-                    _save_project(project_path, trainer, ref, project)
-    bar.close()
+                if not history.write(rows) and not control.stopped:
+                    bar.close()
+                    say(f"error: {history.failure}; stopping the run to save its weights")
+                    control.stop()
+                projects.epoch_end(written)
+        bar.close()
+        history.close()
+        with signals_held():  # the finished run is saved whatever arrives now
+            saved_to, save_failure = save_with_rescue(RunArtifact.from_trainer(trainer, ref).save, folder, name)
+            project_failure = projects.final()
     result = trainer.result
-    try:
-        # The run folder is the run's own save: spec, weights, history, split, dataset reference, result
-        # and, for tables and signals, the standardisation that maps the model's numbers back to the data's.
-        RunArtifact.from_trainer(trainer, ref).save(out)
-    except OSError as exc:
-        raise CliError(f"cannot write into {out}: {exc.strerror or exc}") from None
-    if project_path is not None:
-        _save_project(project_path, trainer, ref, project)
-    if result.message:
+    for line in (save_failure, project_failure):
+        if line:
+            say(f"error: {line}")
+    if result.message and not (signals.hit or history.failure):  # those stops were said when they came
         print(result.message, file=sys.stderr)
     summary = {
         "preset": name,
@@ -347,11 +361,11 @@ def cmd_train(args) -> int:
         "dataset": dataset.name,
         "stop_reason": result.stop_reason,
         "seconds": round(time.perf_counter() - started, 2),
-        "out": str(out),
+        "out": str(saved_to) if saved_to is not None else None,
     }
     if project_path is not None:
         summary["project"] = str(project_path)
     print(json.dumps({k: _json_safe(v) for k, v in summary.items()}))
-    if result.stop_reason == "non_finite":
+    if result.stop_reason == "non_finite" or history.failure or save_failure or project_failure:
         return 1
-    return 130 if interrupt.hit else 0
+    return signals.hit or 0

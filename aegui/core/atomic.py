@@ -40,9 +40,11 @@ def _new_file_mode() -> int:
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path`` in one step."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    tmp = None
     try:
+        # Inside the try: an interrupt right after the temporary file is made must still remove it.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
         # mkstemp makes the file private (0600); the user's file keeps its mode, a new one gets the
         # usual 0666 less the umask, as any other program's save would.
         try:
@@ -54,9 +56,11 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         with open(tmp, "rb+") as f:  # flushed to disk before the rename makes it visible
             os.fsync(f.fileno())
         os.replace(tmp, path)
+        tmp = None
         fsync_folder(path.parent)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
         raise
 
 
