@@ -37,13 +37,17 @@ def _new_file_mode() -> int:
 
 
 @contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success it replaces ``path`` in one step."""
+def atomic_path(path: str | Path, keep_suffix: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it replaces ``path`` in one step.
+
+    ``keep_suffix`` ends the temporary name in the target's suffix too, for writers that choose
+    the format by the name (Qt's image writers)."""
     path = Path(path)
     tmp = None
     try:
         # Inside the try: an interrupt right after the temporary file is made must still remove it.
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                   suffix=".tmp" + (path.suffix if keep_suffix else ""))
         os.close(fd)
         # mkstemp makes the file private (0600); the user's file keeps its mode, a new one gets the
         # usual 0666 less the umask, as any other program's save would.

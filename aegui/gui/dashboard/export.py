@@ -2,8 +2,8 @@
 
 Every export has a plain function that takes a path (what tests and scripts
 call) and a dialog front (what the buttons call); the dialog only chooses the
-path. Files are written to a temporary name and renamed, so a failed export
-never leaves half a file where the user expects a whole one.
+path. Files are written through core.atomic (a temporary name, fsync, rename),
+so a failed export never leaves half a file where the user expects a whole one.
 
 SVG is rendered by Qt's own QSvgGenerator from the plot's part of the scene:
 pyqtgraph 0.14's SVGExporter re-parses Qt's output and fails (ValueError) on the
@@ -23,12 +23,10 @@ from PySide6.QtGui import QPainter
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QToolButton, QWidget
 
+from ...core.atomic import atomic_path
+
 IMAGE_FILTERS = {"png": "PNG image (*.png)", "svg": "SVG drawing (*.svg)"}
 CSV_FILTER = "CSV table (*.csv)"
-
-
-def _replace(tmp: Path, path: Path) -> None:
-    os.replace(tmp, path)
 
 
 def export_plot(plot: pg.PlotItem, path: str | os.PathLike, width: int | None = None) -> Path:
@@ -37,17 +35,17 @@ def export_plot(plot: pg.PlotItem, path: str | os.PathLike, width: int | None = 
     kind = path.suffix.lower().lstrip(".")
     if kind not in IMAGE_FILTERS:
         raise ValueError(f"{path.name}: plots export as .png or .svg, not {path.suffix or 'no suffix'}")
-    tmp = path.with_name(f".{path.stem}.tmp.{kind}")
-    if kind == "png":
-        exporter = pg.exporters.ImageExporter(plot)
-        if width:
-            exporter.parameters()["width"] = int(width)
-        exporter.export(str(tmp))
-    else:
-        _render_svg(plot, tmp)
-    if not tmp.is_file():
-        raise OSError(f"{path.name}: the exporter wrote nothing")
-    _replace(tmp, path)
+    with atomic_path(path, keep_suffix=True) as tmp:
+        tmp.unlink()  # the exporters write a new file, and report nothing when they cannot
+        if kind == "png":
+            exporter = pg.exporters.ImageExporter(plot)
+            if width:
+                exporter.parameters()["width"] = int(width)
+            exporter.export(str(tmp))
+        else:
+            _render_svg(plot, tmp)
+        if not tmp.is_file():
+            raise OSError(f"{path.name}: the exporter wrote nothing")
     return path
 
 
@@ -68,12 +66,10 @@ def _render_svg(plot: pg.PlotItem, path: Path) -> None:
 
 def write_csv(path: str | os.PathLike, header: list[str], rows: Iterable[Iterable]) -> Path:
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", newline="") as f:
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(header)
         writer.writerows(rows)
-    _replace(tmp, path)
     return path
 
 
