@@ -31,6 +31,9 @@ def load_with_options(token: CancelToken, name_or_path: str, options: dict | Non
         return load_dataset(name_or_path, cancel=token.is_set, **load_options(options))
     except DataError:
         raise  # the engine's message is already the one line the user should read
+    except MemoryError:  # past what the importers' own budget foresaw; the dataset already open is kept
+        raise DataError(f"{name_or_path} does not fit in memory; import fewer samples (Limit) or smaller "
+                        f"images") from None
     except Exception as exc:  # an importer bug must not take the app down with it
         raise DataError(f"could not load {name_or_path}: {type(exc).__name__}: {exc}") from exc
 
