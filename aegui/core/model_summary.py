@@ -1,14 +1,17 @@
-"""Parameter count, per-layer output shapes and diagram blocks for a spec.
+"""Parameter count, per-layer output shapes, diagram blocks and the memory training needs, for a spec.
 
-The model is really built (on the CPU, outside any training) so the figures are
-the ones torch produces. Building is cheap next to a repaint; the builder calls
-this on a short debounce after edits.
+The model is built on the meta device and traced (``memory_estimate.trace_model``), so the
+figures are the ones torch produces and nothing is allocated: two 65,536-unit layers cost the
+builder no more than a preset. The builder calls this on a short debounce after edits.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .models import build_model, count_parameters, layer_shapes
+from .memory_estimate import (
+    MemoryEstimate, budget_problem, estimate_from_trace, format_bytes, memory_budget, trace_model,
+)
+from .device import resolve_device
 from .spec import AutoencoderSpec
 
 
@@ -18,6 +21,9 @@ class ModelSummary:
     parameters: int = 0
     shapes: list[tuple[str, str]] = field(default_factory=list)
     blocks: list[tuple[str, int, str]] = field(default_factory=list)
+    estimate: MemoryEstimate | None = None
+    memory_text: str = ""  # "about 60 MB to train", or what limit it is over
+    memory_problem: str = ""  # the line that keeps Train disabled, or ''
 
 
 def _blocks(spec: AutoencoderSpec) -> list[tuple[str, int, str]]:
@@ -67,14 +73,29 @@ def summarize(spec: AutoencoderSpec, issues: list[tuple[str, str]]) -> ModelSumm
         return ModelSummary(headline=f"{n} problem{'s' if n > 1 else ''} to fix before this model can be built",
                             blocks=_blocks(spec))
     try:
-        model = build_model(spec)
-        modules = dict(model.named_modules())
-        shapes = [(readable_layer(name, modules.get(name), spec.is_variational), "x".join(map(str, shape)))
-                  for name, shape in layer_shapes(model)]
-        params = count_parameters(model)
+        trace = trace_model(spec)
     except Exception as exc:  # a spec validation let through; show it rather than crash the builder
         return ModelSummary(headline=f"cannot build this model: {exc}", blocks=_blocks(spec))
-    biases = sum(p.numel() for n, p in model.named_parameters() if n.endswith("bias"))
-    bias_text = f"{biases:,} of them biases" if biases else "no biases"
-    return ModelSummary(headline=f"{params:,} parameters ({bias_text})", parameters=params, shapes=shapes,
-                        blocks=_blocks(spec))
+    shapes = [(readable_layer(name, trace.modules.get(name), spec.is_variational), "x".join(map(str, shape)))
+              for name, shape in trace.shapes]
+    if trace.method != "traced":
+        shapes = [("layers", "too many to trace here; the counts come from the layer sizes")]
+    bias_text = f"{trace.biases:,} of them biases" if trace.biases else "no biases"
+    estimate = estimate_from_trace(spec, trace)
+    problem, memory_text = _memory_words(spec, estimate)
+    return ModelSummary(headline=f"{trace.parameters:,} parameters ({bias_text})", parameters=trace.parameters,
+                        shapes=shapes, blocks=_blocks(spec), estimate=estimate, memory_text=memory_text,
+                        memory_problem=problem)
+
+
+def _memory_words(spec: AutoencoderSpec, estimate: MemoryEstimate) -> tuple[str, str]:
+    """(the over-budget line or '', the builder's short words) for the device the spec trains on."""
+    try:
+        device = resolve_device(spec.train.device)
+        budget = memory_budget(device)
+    except ValueError:  # no such device, or an unreadable AEGUI_MEMORY_LIMIT: Train says which
+        return "", f"{estimate.text} to train"
+    problem = budget_problem(estimate, device, budget)
+    if problem:
+        return problem, f"{estimate.text} to train, over the {format_bytes(budget.limit_bytes)} limit"
+    return "", f"{estimate.text} to train"

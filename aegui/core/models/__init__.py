@@ -1,6 +1,8 @@
 """Model families, one module each, built from an AutoencoderSpec."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 
 from ..spec import AutoencoderSpec
@@ -18,7 +20,8 @@ FAMILY_CLASSES = {
     "capsule": CapsuleAutoencoder,
 }
 
-__all__ = ["Autoencoder", "CodeHead", "Encoded", "build_model", "count_parameters", "layer_shapes"]
+__all__ = ["Autoencoder", "CodeHead", "Encoded", "build_model", "count_parameters", "layer_shapes",
+           "record_layer_shapes"]
 
 
 def build_model(spec: AutoencoderSpec) -> Autoencoder:
@@ -31,13 +34,9 @@ def count_parameters(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def layer_shapes(model: Autoencoder) -> list[tuple[str, tuple[int, ...]]]:
-    """(module name, output shape of one sample) for every leaf layer, in call order.
-
-    Found by running one dummy sample through the model with hooks, so the
-    shapes are the ones torch really produces, not a second calculation.
-    """
-    shapes: list[tuple[str, tuple[int, ...]]] = []
+@contextmanager
+def record_layer_shapes(model: Autoencoder, shapes: list[tuple[str, tuple[int, ...]]]):
+    """While inside, every leaf layer the model runs appends (module name, output shape of one sample)."""
     hooks = []
     for name, module in model.named_modules():
         if name and not any(True for _ in module.children()):
@@ -47,14 +46,27 @@ def layer_shapes(model: Autoencoder) -> list[tuple[str, tuple[int, ...]]]:
                 if isinstance(out, torch.Tensor):
                     shapes.append((name, tuple(out.shape[1:])))
             hooks.append(module.register_forward_hook(hook))
-    was_training = model.training
-    model.eval()
     try:
-        with torch.no_grad():
-            device = next(model.parameters()).device
-            model(torch.zeros(1, *model.input_shape, device=device))
+        yield shapes
     finally:
         for h in hooks:
             h.remove()
+
+
+def layer_shapes(model: Autoencoder) -> list[tuple[str, tuple[int, ...]]]:
+    """(module name, output shape of one sample) for every leaf layer, in call order.
+
+    Found by running one dummy sample through the model with hooks, so the
+    shapes are the ones torch really produces, not a second calculation. A model
+    on the meta device gives them without allocating anything.
+    """
+    shapes: list[tuple[str, tuple[int, ...]]] = []
+    was_training = model.training
+    model.eval()
+    try:
+        with record_layer_shapes(model, shapes), torch.no_grad():
+            device = next(model.parameters()).device
+            model(torch.zeros(1, *model.input_shape, device=device))
+    finally:
         model.train(was_training)
     return shapes
