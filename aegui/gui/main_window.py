@@ -290,7 +290,10 @@ class MainWindow(ProjectCommands, QMainWindow):
             resolve_device(spec.train.device)
         except ValueError as exc:  # e.g. cuda asked for on a machine without a GPU
             return str(exc)
-        return ""
+        from ..core.memory_estimate import memory_problem
+
+        # Traced on the meta device and kept for the builder's summary: no model is built here.
+        return memory_problem(spec)
 
     def train(self) -> None:
         if self.controller.is_active:

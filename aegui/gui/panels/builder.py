@@ -69,6 +69,8 @@ class ModelBuilder(QWidget):
         self.diagram = ArchitectureDiagram()
         self.param_label = QLabel()
         self.param_label.setObjectName("paramCountLabel")
+        self.memory_label = QLabel(wordWrap=True)
+        self.memory_label.setObjectName("memoryEstimateLabel")
         self.shapes_list = QListWidget()
         self.shapes_list.setObjectName("shapesList")
         self.shapes_list.setMaximumHeight(150)
@@ -106,7 +108,10 @@ class ModelBuilder(QWidget):
         summary = QGroupBox("Summary")
         summary_layout = QVBoxLayout(summary)
         summary_layout.addWidget(self.diagram)
-        summary_layout.addWidget(self.param_label)
+        counts = QHBoxLayout()
+        counts.addWidget(self.param_label)
+        counts.addWidget(self.memory_label, 1)
+        summary_layout.addLayout(counts)
         summary_layout.addWidget(self.problems_label)
         summary_layout.addWidget(self.shapes_list)
 
@@ -290,6 +295,11 @@ class ModelBuilder(QWidget):
         summary = summarize(self.state.spec, self.state.issues)
         self.diagram.set_blocks(summary.blocks)
         self.param_label.setText(summary.headline)
+        # Beside the count, what training would need; over the budget it is the reason Train is off.
+        self.memory_label.setText(f"· {summary.memory_text}" if summary.memory_text else "")
+        self.memory_label.setToolTip(summary.memory_problem or (summary.estimate.detail if summary.estimate else ""))
+        self.memory_label.setProperty("overBudget", bool(summary.memory_problem))
+        self.memory_label.setStyleSheet("color:#d9534f;font-weight:bold;" if summary.memory_problem else "")
         self.shapes_list.clear()
         self.shapes_list.addItems([f"{name}: {shape}" for name, shape in summary.shapes])
 
