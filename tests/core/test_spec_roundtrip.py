@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aegui.core.presets import get_preset, preset_names
-from aegui.core.serialize import SpecError
+from aegui.core.serialize import MAX_INTEGER_DIGITS, SpecError
 from aegui.core.spec import (
     ACTIVATIONS, DECAY_KINDS, FAMILIES, INPUT_KINDS, LIKELIHOODS, LR_SCHEDULES, NOISE_KINDS, OPTIMIZERS, POOLS,
     PRIORS, SCHEMA_VERSION, SPARSITY_KINDS, AdversarialSpec, AttentionSpec, AutoencoderSpec, CapsuleSpec,
@@ -18,9 +18,10 @@ from aegui.core.spec import (
 )
 
 # --- strategies: any well-typed spec, valid as a model or not ---------------------------------------
-# NaN is left out on purpose: nan != nan, so no spec holding one can compare equal to anything.
-floats = st.floats(allow_nan=False, allow_infinity=True)
-ints = st.integers()
+# Only what a spec file may hold: NaN and infinity are refused by the loader (test_spec_hostile.py),
+# as are integers of more than MAX_INTEGER_DIGITS digits.
+floats = st.floats(allow_nan=False, allow_infinity=False)
+ints = st.integers(-(10 ** MAX_INTEGER_DIGITS - 1), 10 ** MAX_INTEGER_DIGITS - 1)
 text = st.text(max_size=24)
 opt_int = st.none() | ints
 int_tuple = st.lists(ints, max_size=5).map(tuple)
