@@ -8,13 +8,19 @@ GUI, the command line and saved projects all share one format. ``validate``
 from __future__ import annotations
 
 import copy
+import os
+import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, Optional, get_args
 
+from .atomic import atomic_write_text
 from .serialize import SpecError, dumps, from_dict, loads_json, to_dict
 
 SCHEMA_VERSION = 1
+# A spec is a few KB (the largest preset 3 KB, with a 10,000-character description under 15 KB); a file
+# of more is not a spec, and /dev/zero or a growing log would otherwise be read until memory ran out.
+MAX_SPEC_BYTES = 1 << 20
 
 # Each choice is written once, as a Literal type: the loader checks values against it and the
 # tuples below (the builder's combo boxes, validation's messages) are read from it.
@@ -251,18 +257,21 @@ class AutoencoderSpec:
 
     @classmethod
     def from_json(cls, text: str) -> "AutoencoderSpec":
+        # A spec inside a project or a run folder is bounded here, as a spec file is by load.
+        if len(text) > MAX_SPEC_BYTES:
+            raise SpecError([("", f"the spec is {len(text):,} characters; a spec is at most "
+                                  f"{MAX_SPEC_BYTES >> 20} MB")])
         return cls.from_dict(loads_json(text))
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(self.to_json() + "\n", encoding="utf-8")
+        """All or nothing: on a full disk the file that was there stays as it was."""
+        atomic_write_text(path, self.to_json() + "\n")
 
     @classmethod
     def load(cls, path: str | Path) -> "AutoencoderSpec":
         path = Path(path)
         try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise SpecError([("", f"cannot read spec file {path}: {exc.strerror or exc}")]) from None
+            text = _read_spec_file(path).decode("utf-8-sig")  # -sig: a byte-order mark, as the tables accept
         except UnicodeDecodeError:
             raise SpecError([("", f"spec file {path} is not UTF-8 text")]) from None
         try:
@@ -288,6 +297,43 @@ class AutoencoderSpec:
         from .spec_rules import code_size  # the capsule rule lives with the other spec rules
 
         return code_size(self)
+
+
+def _not_a_file(mode: int) -> str:
+    """What a file that is not a regular file is, in words ('' for a regular file)."""
+    for test, words in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"),
+                        (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device")):
+        if test(mode):
+            return words
+    return "" if stat.S_ISREG(mode) else "not a regular file"
+
+
+def _read_spec_file(path: Path) -> bytes:
+    """The bytes of a spec file, refusing before reading anything what is not a regular file of at most
+    MAX_SPEC_BYTES: opening a named pipe waits for a writer forever, and /dev/zero never ends."""
+    def refused(problem: str) -> SpecError:
+        return SpecError([("", f"spec file {path} {problem}")])
+
+    try:
+        what = _not_a_file(os.stat(path).st_mode)
+        if what:
+            raise refused(f"is {what}, not a file")
+        # The file may be swapped for a pipe after the stat: O_NONBLOCK keeps open() from waiting on one,
+        # and the stat of what was opened is the one that counts.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError as exc:
+        raise SpecError([("", f"cannot read spec file {path}: {exc.strerror or exc}")]) from None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        what = _not_a_file(info.st_mode)
+        if what:
+            raise refused(f"is {what}, not a file")
+        if info.st_size > MAX_SPEC_BYTES:
+            raise refused(f"is {info.st_size:,} bytes; a spec is at most {MAX_SPEC_BYTES >> 20} MB")
+        data = f.read(MAX_SPEC_BYTES + 1)  # a file that grows after the stat is still read no further
+    if len(data) > MAX_SPEC_BYTES:
+        raise refused(f"is more than {MAX_SPEC_BYTES >> 20} MB; a spec is at most {MAX_SPEC_BYTES >> 20} MB")
+    return data
 
 
 def set_all_biases(spec: AutoencoderSpec, enabled: bool, init: float = 0.0) -> AutoencoderSpec:
