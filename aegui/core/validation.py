@@ -14,10 +14,16 @@ from .spec import (
     ACTIVATIONS, DECAY_KINDS, FAMILIES, INPUT_KINDS, LIKELIHOODS, LR_SCHEDULES, NOISE_KINDS,
     OPTIMIZERS, POOLS, PRIORS, SPARSITY_KINDS, SCHEMA_VERSION, AutoencoderSpec, LayerSpec,
 )
-from .serialize import SpecError
-from .spec_rules import bound_problem, capsule_code_size, field_info
+from .serialize import SpecError, short_repr
+from .spec_rules import MAX_WIDTH, bound_problem, capsule_code_size, field_info
 
 Issues = list[tuple[str, str]]
+
+# Text is shown in the builder, written into every run and project, and into an exported model.py's
+# docstring: a 100 MB description was carried through a whole training run and then refused by
+# safetensors' header limit. A name is also the start of the run folder's name.
+MAX_NAME_CHARS = 200
+MAX_DESCRIPTION_CHARS = 10_000
 
 
 def conv_out(size: int, kernel: int, stride: int) -> int:
@@ -43,7 +49,7 @@ def _size_words(sizes: tuple[int, ...]) -> str:
 
 def _choice(issues: Issues, path: str, value, choices) -> bool:
     if value not in choices:
-        issues.append((path, f"{value!r} is not one of {', '.join(choices)}"))
+        issues.append((path, f"{short_repr(value)} is not one of {', '.join(choices)}"))
         return False
     return True
 
@@ -285,7 +291,7 @@ def _check_train(issues: Issues, spec: AutoencoderSpec) -> None:
     _bounded(issues, "train.val_fraction", tr.val_fraction)
     _bounded(issues, "train.patience", tr.patience)
     if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", tr.device):
-        issues.append(("train.device", f"{tr.device!r} is not auto, cpu, cuda, cuda:N or mps"))
+        issues.append(("train.device", f"{short_repr(tr.device)} is not auto, cpu, cuda, cuda:N or mps"))
     for name in ("report_interval_s", "report_every_steps", "snapshot_size"):
         _bounded(issues, f"train.{name}", getattr(tr, name))
     reg = tr.regularization
@@ -298,8 +304,21 @@ def seed_problem(seed) -> str:
     """What is wrong with a seed, or '': numpy refuses negative seeds and torch those from 2**64 up
     (the bounds in spec_rules, which the builder's seed editor takes too)."""
     if isinstance(seed, bool) or not isinstance(seed, int) or not field_info("train.seed").contains(seed):
-        return f"must be a whole number from 0 to 2**64 - 1; it is {seed}"
+        return f"must be a whole number from 0 to 2**64 - 1; it is {short_repr(seed)}"
     return ""
+
+
+def _check_text(issues: Issues, spec: AutoencoderSpec) -> None:
+    name, description = spec.name, spec.description
+    if len(name) > MAX_NAME_CHARS:
+        issues.append(("name", f"{len(name):,} characters; a name has at most {MAX_NAME_CHARS}"))
+    elif any(c in "/\\" or not c.isprintable() for c in name):
+        # runs/NAME-TIME: a slash would put the run in another folder, a line break split a message
+        issues.append(("name", f"{short_repr(name)} has a slash or a control character; a name is one line "
+                               "without / or \\"))
+    if len(description) > MAX_DESCRIPTION_CHARS:
+        issues.append(("description", f"{len(description):,} characters; a description has at most "
+                                      f"{MAX_DESCRIPTION_CHARS:,}"))
 
 
 def _non_finite_numbers(obj, prefix: str = "") -> Issues:
@@ -325,6 +344,7 @@ def validate(spec: AutoencoderSpec) -> Issues:
     issues: Issues = []
     if spec.schema_version != SCHEMA_VERSION:
         issues.append(("schema_version", f"{spec.schema_version} is not the supported version {SCHEMA_VERSION}"))
+    _check_text(issues, spec)
     input_ok = _check_input(issues, spec)
     if _choice(issues, "family", spec.family, FAMILIES):
         _check_encoder(issues, spec, input_ok)
@@ -350,7 +370,8 @@ def validate(spec: AutoencoderSpec) -> Issues:
         if cap.num_capsules >= 1 and cap.capsule_dim >= 1 and spec.latent.dim != n:
             issues.append(("latent.dim", f"the capsule code is num_capsules x capsule_dim = {n}; set latent.dim to {n}"))
         for i, units in enumerate(cap.decoder_units):
-            _positive(issues, f"capsule.decoder_units[{i}]", units)
+            if _positive(issues, f"capsule.decoder_units[{i}]", units) and units > MAX_WIDTH:
+                issues.append((f"capsule.decoder_units[{i}]", f"{units:,} is more than the {MAX_WIDTH:,} this app builds"))
     _check_objective(issues, spec)
     _check_train(issues, spec)
     reported = {path for path, _ in issues}
