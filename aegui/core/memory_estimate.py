@@ -22,6 +22,7 @@ from torch import nn
 from . import objectives as obj
 from .device import DeviceError, resolve_device
 from .models import FAMILY_CLASSES, record_layer_shapes
+from .serialize import SpecError
 from .spec import AutoencoderSpec
 from .spec_rules import live_values
 from .step import objective_loss
@@ -351,7 +352,9 @@ def traced_blocks(spec: AutoencoderSpec) -> int:
 
 # --- the trace ------------------------------------------------------------------------------------------
 def _storage_key(tensor: torch.Tensor) -> int:
-    """One key per storage: views of one activation (a reshape, a transpose) are counted once."""
+    """One key per storage: views of one activation (a reshape, a transpose) are counted once. A meta
+    storage has no data pointer (all are 0), so its C++ object's address is the key; the trace holds
+    every tensor it counts until it ends, so no address is reused meanwhile."""
     return tensor.untyped_storage()._cdata
 
 
@@ -365,11 +368,13 @@ def _trace_on_meta(spec: AutoencoderSpec) -> ModelTrace:
     disc_params = list(disc.parameters()) if disc is not None else []
     held = {_storage_key(t) for t in (*params, *model.buffers(), *disc_params)}
     kept: dict[int, int] = {}
+    alive: list[torch.Tensor] = []  # meta tensors: holding them costs nothing
 
     def pack(tensor: torch.Tensor) -> torch.Tensor:
         key = _storage_key(tensor)
         if key not in held:
             kept[key] = max(kept.get(key, 0), tensor.untyped_storage().nbytes())
+            alive.append(tensor)
         return tensor
 
     batch = spec.train.batch_size
@@ -461,7 +466,13 @@ def estimate_training_memory(spec: AutoencoderSpec) -> MemoryEstimate:
     """Parameters, gradients, optimiser state, the trainer's weight copies and one batch's activations
     (``spec.train.batch_size``), in bytes, without building the model. Raises SpecError for an
     invalid spec."""
-    return estimate_from_trace(spec, trace_model(spec))
+    try:
+        trace = trace_model(spec)
+    except SpecError:
+        raise
+    except Exception:  # noqa: BLE001 - a model that will not build on meta: the estimate still exists
+        trace = _counted(spec)
+    return estimate_from_trace(spec, trace)
 
 
 # --- the budget -----------------------------------------------------------------------------------------
