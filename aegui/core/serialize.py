@@ -40,8 +40,14 @@ def short_repr(value: Any, limit: int = 60) -> str:
     repr escapes line breaks, so the message stays one line."""
     if isinstance(value, str) and len(value) > limit:  # repr of a huge string would copy all of it first
         value = value[:limit]
-    text = repr(value) if not isinstance(value, (list, tuple, dict)) or len(value) <= limit else \
-        f"<{type(value).__name__} of {len(value):,} items>"
+    if isinstance(value, int) and value.bit_length() > 3 * limit:  # past 4,300 digits repr() raises ValueError
+        return f"a whole number of about {int(value.bit_length() * math.log10(2)):,} digits"
+    if isinstance(value, (list, tuple, dict)) and len(value) > limit:
+        return f"a {type(value).__name__} of {len(value):,} items"
+    try:
+        text = repr(value)
+    except ValueError:  # such an integer inside a list
+        return f"a {type(value).__name__} holding a number too long to write out"
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 

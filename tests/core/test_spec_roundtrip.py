@@ -246,3 +246,23 @@ def test_a_corrupted_field_is_blamed_on_its_own_path_and_nothing_else_escapes(na
         for issue_path, message in exc.issues:
             assert issue_path == path or issue_path.startswith((path + ".", path + "[")), (path, exc.issues)
             assert message
+
+
+def test_an_int_beyond_any_float_in_a_float_field_is_an_error_with_its_path():
+    # From a dict (the GUI, a project's session): float(10**400) raised OverflowError, not a SpecError.
+    with pytest.raises(SpecError) as info:
+        AutoencoderSpec.from_dict({"train": {"lr": 10 ** 400}})
+    assert info.value.issues == [("train.lr", "a whole number of about 400 digits is too large for a number")]
+    with pytest.raises(SpecError) as info:  # past 4,300 digits Python will not even write the number out
+        AutoencoderSpec.from_dict({"train": {"lr": 10 ** 5000, "epochs": [10 ** 5000]}})
+    assert sorted(info.value.issues) == [
+        ("train.epochs", "expected a whole number, found a list holding a number too long to write out"),
+        ("train.lr", "a whole number of about 5,000 digits is too large for a number")]
+
+
+def test_messages_quote_a_value_short_and_on_one_line():
+    issues = _issues(json.dumps({"family": "x" * 200_000, "train": {"epochs": list(range(50_000))},
+                                 "line\nbreak" * 1000: 1}))
+    assert len(issues) == 3
+    for path, message in issues:
+        assert len(path) + len(message) < 400 and "\n" not in path + message, (path[:80], message[:80])
