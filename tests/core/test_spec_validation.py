@@ -1,8 +1,11 @@
 """validate(spec): each kind of invalid spec gives its own (path, message); a valid spec always builds."""
 from __future__ import annotations
 
+import dataclasses
 import math
+import typing
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
@@ -15,7 +18,9 @@ from aegui.core.spec import (
     ACTIVATIONS, AttentionSpec, AutoencoderSpec, CapsuleSpec, DecoderSpec, EncoderSpec, InputSpec, LatentSpec,
     LayerSpec,
 )
-from aegui.core.validation import check, validate
+from aegui.core.spec_rules import MAX_WIDTH, field_info, set_path
+from aegui.core.training import Trainer
+from aegui.core.validation import MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, check, validate
 
 
 def conv_spec(*layers: LayerSpec) -> AutoencoderSpec:
@@ -422,3 +427,111 @@ def test_any_number_that_is_not_finite_is_named(path, value):
         obj = obj[int(part)] if part.isdigit() else getattr(obj, part)
     setattr(obj, parts[-1], value)
     assert path in [p for p, _ in validate(spec)]
+
+
+# --- text, and the numbers torch is handed (issue 12 §3) ---------------------------------------------------------
+@pytest.mark.parametrize("name, words", [
+    ("x" * (MAX_NAME_CHARS + 1), f"{MAX_NAME_CHARS + 1} characters; a name has at most {MAX_NAME_CHARS}"),
+    ("../../elsewhere", "has a slash"),
+    ("a\\b", "has a slash"),
+    ("two\nlines", "control character"),
+])
+def test_a_name_is_one_short_line_that_can_start_a_folder_name(name, words):
+    spec = get_preset("ae")
+    spec.name = name
+    path, message = only_issue(spec)
+    assert path == "name" and words in message and "\n" not in message and len(message) < 160
+
+
+def test_the_text_caps_themselves_are_accepted():
+    spec = get_preset("ae")
+    spec.name = "n" * MAX_NAME_CHARS
+    spec.description = "a line\nand another, with / and tabs\t" + "d" * (MAX_DESCRIPTION_CHARS - 36)
+    assert len(spec.description) == MAX_DESCRIPTION_CHARS and validate(spec) == []
+    spec.description += "."
+    assert only_issue(spec) == ("description", f"{MAX_DESCRIPTION_CHARS + 1:,} characters; a description has "
+                                                f"at most {MAX_DESCRIPTION_CHARS:,}")
+
+
+def test_a_capsule_decoder_width_is_bounded_as_every_width_is():
+    spec = get_preset("capsule")
+    spec.capsule.decoder_units = (256, 10 ** 12)
+    assert only_issue(spec) == ("capsule.decoder_units[1]", f"1,000,000,000,000 is more than the {MAX_WIDTH:,} "
+                                                            "this app builds")
+
+
+def test_a_huge_value_is_quoted_short_in_its_message():
+    spec = get_preset("ae")
+    spec.train.device = "cuda" * 500_000
+    spec.family = "f" * 1_000_000
+    for path, message in validate(spec):
+        assert len(message) < 200, (path, len(message))
+
+
+def _float_paths(cls, prefix: str = ""):
+    """The path of every float field of a spec class, layer fields as 'layers[].name' (their FIELDS row)."""
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        if dataclasses.is_dataclass(tp):
+            yield from _float_paths(tp, f"{prefix}{f.name}.")
+        elif tp is float:
+            yield f"{prefix}{f.name}"
+    if cls is AutoencoderSpec:
+        yield from _float_paths(LayerSpec, "layers[].")
+
+
+def test_every_float_handed_to_torch_has_an_upper_and_a_lower_bound():
+    # report_interval_s is only compared with a clock: any positive number works.
+    paths = set(_float_paths(AutoencoderSpec)) - {"train.report_interval_s"}
+    assert len(paths) == 18
+    unbounded = [p for p in sorted(paths) if field_info(p).lo is None or field_info(p).hi is None]
+    assert unbounded == []
+
+
+def _at_the_edges(optimizer: str, decay: str) -> AutoencoderSpec:
+    """The ae preset with every number torch gets at the largest value validation accepts."""
+    spec = get_preset("ae")
+    spec.train.optimizer, spec.train.regularization.decay = optimizer, decay
+    spec.train.epochs, spec.train.batch_size = 1, 64
+    for path in ("train.lr", "train.regularization.weight_decay", "train.regularization.grad_clip",
+                 "objective.contractive.weight", "latent.bias_init", "decoder.output_bias_init"):
+        set_path(spec, path, field_info(path).hi)
+    spec.train.regularization.bias_decay = field_info("train.regularization.bias_decay").hi / 2  # two groups
+    spec.objective.noise.kind, spec.objective.noise.level = "gaussian", field_info("objective.noise.level").hi
+    spec.objective.sparsity.kind = "l1"
+    spec.objective.sparsity.weight = field_info("objective.sparsity.weight").hi
+    return spec
+
+
+@pytest.mark.parametrize("optimizer, decay", [("adam", "l2"), ("adamw", "l2"), ("rmsprop", "l1"), ("sgd", "l2")])
+def test_numbers_at_the_edge_of_validation_train_without_an_error_from_torch(mnist_small, optimizer, decay):
+    # torch refuses a negative rate or decay when the optimiser is made, and a rate beyond float32
+    # (1e300: "value cannot be converted to type float without overflow") at its first step. A run at
+    # the edges may diverge: the NaN guard stops it, which is the point of allowing a rate of 1e6.
+    spec = _at_the_edges(optimizer, decay)
+    assert validate(spec) == []
+    trainer = Trainer(spec, mnist_small.subset(np.arange(256)))
+    trainer.fit()
+    assert trainer.result is not None
+
+
+def test_a_variational_and_an_adversarial_model_at_the_edges_train_without_an_error_from_torch(mnist_small):
+    data = mnist_small.subset(np.arange(256))
+    vae = get_preset("vae")
+    vae.train.epochs = 1
+    for name in ("beta", "warmup_epochs", "free_bits"):
+        set_path(vae, f"objective.variational.{name}", field_info(f"objective.variational.{name}").hi)
+    aae = get_preset("aae")
+    aae.train.epochs = 1
+    for name in ("weight", "disc_lr"):
+        set_path(aae, f"objective.adversarial.{name}", field_info(f"objective.adversarial.{name}").hi)
+    sparse = get_preset("sparse-kl")
+    sparse.train.epochs = 1
+    sparse.objective.sparsity.weight = field_info("objective.sparsity.weight").hi
+    sparse.objective.sparsity.target = 1 - 1e-9  # the interval is open: log(1 - rho) stays finite
+    for spec in (vae, aae, sparse):
+        assert validate(spec) == [], spec.name
+        trainer = Trainer(spec, data)
+        trainer.fit()
+        assert trainer.result is not None
