@@ -74,11 +74,12 @@ class MemoryEstimate:
     discriminator_bytes: int
     batch_size: int
     method: str
+    data_bytes: int = 0  # the copy of the training rows the trainer puts on the device, when known
 
     @property
     def total_bytes(self) -> int:
         return (self.parameter_bytes + self.gradient_bytes + self.optimizer_bytes + self.weight_copy_bytes
-                + self.activation_bytes + self.discriminator_bytes)
+                + self.activation_bytes + self.discriminator_bytes + self.data_bytes)
 
     @property
     def text(self) -> str:
@@ -90,7 +91,7 @@ class MemoryEstimate:
         parts = (("weights", self.parameter_bytes), ("gradients", self.gradient_bytes),
                  ("optimiser", self.optimizer_bytes), ("weight copies", self.weight_copy_bytes),
                  (f"activations of a batch of {self.batch_size}", self.activation_bytes),
-                 ("discriminator", self.discriminator_bytes))
+                 ("discriminator", self.discriminator_bytes), ("data", self.data_bytes))
         return "Training needs " + ", ".join(f"{name} {format_bytes(n)}" for name, n in parts if n)
 
     @property
@@ -447,7 +448,7 @@ def trace_model(spec: AutoencoderSpec) -> ModelTrace:
     return trace
 
 
-def estimate_from_trace(spec: AutoencoderSpec, trace: ModelTrace) -> MemoryEstimate:
+def estimate_from_trace(spec: AutoencoderSpec, trace: ModelTrace, data_bytes: int = 0) -> MemoryEstimate:
     tr = spec.train
     # Each greedy pretraining stage keeps its own optimiser, alive until the run ends.
     states = OPTIMIZER_STATES[tr.optimizer] * (2 if spec.objective.stacked.pretrain else 1)
@@ -459,20 +460,20 @@ def estimate_from_trace(spec: AutoencoderSpec, trace: ModelTrace) -> MemoryEstim
         activation_bytes=trace.activation_bytes,
         # Its weights, gradients and Adam's two moments.
         discriminator_bytes=4 * 4 * trace.discriminator_parameters,
-        batch_size=tr.batch_size, method=trace.method)
+        batch_size=tr.batch_size, method=trace.method, data_bytes=data_bytes)
 
 
-def estimate_training_memory(spec: AutoencoderSpec) -> MemoryEstimate:
+def estimate_training_memory(spec: AutoencoderSpec, data_bytes: int = 0) -> MemoryEstimate:
     """Parameters, gradients, optimiser state, the trainer's weight copies and one batch's activations
-    (``spec.train.batch_size``), in bytes, without building the model. Raises SpecError for an
-    invalid spec."""
+    (``spec.train.batch_size``), in bytes, without building the model; ``data_bytes`` adds the
+    trainer's copy of the data. Raises SpecError for an invalid spec."""
     try:
         trace = trace_model(spec)
     except SpecError:
         raise
     except Exception:  # noqa: BLE001 - a model that will not build on meta: the estimate still exists
         trace = _counted(spec)
-    return estimate_from_trace(spec, trace)
+    return estimate_from_trace(spec, trace, data_bytes)
 
 
 # --- the budget -----------------------------------------------------------------------------------------
@@ -555,18 +556,21 @@ def budget_problem(estimate: MemoryEstimate, device: torch.device, budget: Memor
         limit = f"the limit is {format_bytes(budget.limit_bytes)}, set by {budget.source}"
     has = f"{_device_words(device)} {format_bytes(budget.device_bytes)}" if budget.device_bytes else \
         "this device's memory is unknown"
-    return (f"this model needs {estimate.text} ({estimate.parameters_text}, batches of {estimate.batch_size}) "
+    data = f", and {format_bytes(estimate.data_bytes)} of data" if estimate.data_bytes else ""
+    return (f"this model needs {estimate.text} ({estimate.parameters_text}, batches of {estimate.batch_size}{data}) "
             f"for training; {has} and {limit}; make the model or its batches smaller, or raise the limit with "
             f"{HOW_TO_RAISE}")
 
 
 def memory_problem(spec: AutoencoderSpec, device: torch.device | str | None = None,
-                   limit_bytes: int | None = None, *, limit_source: str = "--memory-limit") -> str:
+                   limit_bytes: int | None = None, *, data_bytes: int = 0,
+                   limit_source: str = "--memory-limit") -> str:
     """'' when training ``spec`` fits the memory budget, else one line saying why not.
 
     ``device`` defaults to the one the spec asks for, resolved as training resolves it (auto: cuda,
     mps, cpu). ``limit_bytes`` overrides the budget (``limit_source`` names it in the line);
-    otherwise AEGUI_MEMORY_LIMIT, otherwise 60% of the device's memory. A device that does not exist
+    otherwise AEGUI_MEMORY_LIMIT, otherwise 60% of the device's memory. ``data_bytes`` (the training
+    set's ``x.nbytes``) counts the copy of the data the trainer puts on the device. A device that does not exist
     or an unreadable AEGUI_MEMORY_LIMIT is returned as the line too. Raises SpecError for an invalid
     spec. Nothing is allocated: the model is traced on the meta device.
     """
@@ -575,4 +579,4 @@ def memory_problem(spec: AutoencoderSpec, device: torch.device | str | None = No
         budget = memory_budget(resolved, limit_bytes, limit_source)
     except (DeviceError, MemoryLimitError) as exc:
         return str(exc)
-    return budget_problem(estimate_training_memory(spec), resolved, budget)
+    return budget_problem(estimate_training_memory(spec, data_bytes), resolved, budget)

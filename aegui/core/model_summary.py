@@ -67,7 +67,9 @@ def readable_layer(name: str, module, variational: bool = True) -> str:
     return f"{place} · {kind}"
 
 
-def summarize(spec: AutoencoderSpec, issues: list[tuple[str, str]]) -> ModelSummary:
+def summarize(spec: AutoencoderSpec, issues: list[tuple[str, str]], data_bytes: int = 0) -> ModelSummary:
+    """The summary of a valid spec (``issues`` empty), or the count of its problems; ``data_bytes``
+    (the loaded data's size) joins the memory estimate, as the trainer copies the data."""
     if issues:
         n = len(issues)
         return ModelSummary(headline=f"{n} problem{'s' if n > 1 else ''} to fix before this model can be built",
@@ -81,7 +83,7 @@ def summarize(spec: AutoencoderSpec, issues: list[tuple[str, str]]) -> ModelSumm
     if trace.method != "traced":
         shapes = [("layers", "too many to trace here; the counts come from the layer sizes")]
     bias_text = f"{trace.biases:,} of them biases" if trace.biases else "no biases"
-    estimate = estimate_from_trace(spec, trace)
+    estimate = estimate_from_trace(spec, trace, data_bytes)
     problem, memory_text = _memory_words(spec, estimate)
     return ModelSummary(headline=f"{trace.parameters:,} parameters ({bias_text})", parameters=trace.parameters,
                         shapes=shapes, blocks=_blocks(spec), estimate=estimate, memory_text=memory_text,

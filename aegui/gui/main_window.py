@@ -292,8 +292,8 @@ class MainWindow(ProjectCommands, QMainWindow):
             return str(exc)
         from ..core.memory_estimate import memory_problem
 
-        # Traced on the meta device and kept for the builder's summary: no model is built here.
-        return memory_problem(spec)
+        # Traced on the meta device (the builder's summary asks about the same spec): nothing is built here.
+        return memory_problem(spec, data_bytes=dataset.x.nbytes)
 
     def train(self) -> None:
         if self.controller.is_active:

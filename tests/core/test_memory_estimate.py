@@ -315,6 +315,14 @@ def test_the_limit_can_be_raised_or_lowered_by_option_or_environment(monkeypatch
     assert memory_problem(spec, limit_bytes=4 * GB) == ""  # the option wins over the environment
 
 
+def test_the_data_the_trainer_copies_counts_when_given():
+    spec, total = two_gb_model()
+    assert memory_problem(spec, limit_bytes=total + 100 * MB) == ""
+    line = memory_problem(spec, limit_bytes=total + 100 * MB, data_bytes=200 * MB)
+    assert "(148 million parameters, batches of 128, and 200 MB of data) for training" in line
+    assert estimate_training_memory(spec, data_bytes=200 * MB).total_bytes == total + 200 * MB
+
+
 def test_an_unreadable_environment_limit_is_the_one_line(monkeypatch):
     monkeypatch.setenv("AEGUI_MEMORY_LIMIT", "lots")
     assert memory_problem(get_preset("ae")) == \

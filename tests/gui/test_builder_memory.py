@@ -47,7 +47,8 @@ def test_a_huge_layer_shows_its_memory_disables_train_and_is_never_built(qtbot, 
 
     assert window.state.spec.encoder.layers[0].units == 65536
     blocker = window.train_blocker()
-    assert re.fullmatch(r"this model needs about [\d.]+ GB \(107 million parameters, batches of 128\) for training; "
+    assert re.fullmatch(r"this model needs about [\d.]+ GB \(107 million parameters, batches of 128, and 459 KB of "
+                        r"data\) for training; "
                         r"this machine has [\d.,]+ GB and the limit is 1\.0 GB, set by AEGUI_MEMORY_LIMIT; .*"
                         + re.escape(HOW_TO_RAISE), blocker), blocker
     assert not window.train_action.isEnabled()

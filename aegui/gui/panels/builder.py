@@ -121,6 +121,7 @@ class ModelBuilder(QWidget):
         outer.addWidget(scroll, 1)
 
         state.specChanged.connect(self._load)
+        state.datasetChanged.connect(lambda _: self._summary_timer.start())  # the estimate counts the data
         state.lockedChanged.connect(self._on_locked)
         self._load(state.spec)
 
@@ -292,7 +293,8 @@ class ModelBuilder(QWidget):
         self.problems_label.setVisible(bool(issues))
 
     def _refresh_summary(self) -> None:
-        summary = summarize(self.state.spec, self.state.issues)
+        dataset = self.state.dataset
+        summary = summarize(self.state.spec, self.state.issues, dataset.x.nbytes if dataset is not None else 0)
         self.diagram.set_blocks(summary.blocks)
         self.param_label.setText(summary.headline)
         # Beside the count, what training would need; over the budget it is the reason Train is off.
