@@ -7,14 +7,18 @@ code.
 """
 from __future__ import annotations
 
+import math
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from .dataset import (
-    DataError, Dataset, check_budget, per_feature_standardise, require_two_samples, stratified_limit,
+    DataError, Dataset, LoadCancelled, check_budget, check_labels_budget, per_feature_standardise,
+    require_two_samples, stratified_limit,
 )
+from .streams import read_into
 
 # Keys looked for in an .npz, in order of preference.
 DATA_KEYS = ("x", "X", "data", "images", "inputs", "features", "samples", "arr_0")
@@ -181,19 +185,25 @@ def array_to_dataset(x: np.ndarray, name: str, where: str, *, kind: str | None =
 # --- .npy / .npz -----------------------------------------------------------------
 
 
-def _npy_header(stream, where: str) -> tuple[tuple[int, ...], np.dtype]:
+def _npy_header_and_order(stream, where: str) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """(shape, Fortran order, dtype) from a .npy header, leaving the stream at the data."""
     try:
         version = np.lib.format.read_magic(stream)
         if version == (1, 0):
-            shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
         else:
-            shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
     except Exception as err:  # numpy parses the header with tokenize/ast: many kinds of error for junk
         text = str(err).split("\n")[0]
         raise DataError(f"{where}: not a NumPy array file (expected a \\x93NUMPY header; {text})") from None
     if dtype.hasobject:
         raise DataError(f"{where}: holds Python objects, which are not loaded for safety; expected a numeric array")
-    return tuple(int(s) for s in shape), dtype
+    return tuple(int(s) for s in shape), bool(fortran), dtype
+
+
+def _npy_header(stream, where: str) -> tuple[tuple[int, ...], np.dtype]:
+    shape, _, dtype = _npy_header_and_order(stream, where)
+    return shape, dtype
 
 
 def _read_array(opener, where: str) -> np.ndarray:
@@ -263,7 +273,8 @@ def load_labels_file(path: Path, n: int | None) -> tuple[np.ndarray, list[str]]:
     return labels_from_values(values, where, n)
 
 
-def load_npz(path: Path, *, kind=None, limit=None, seed=0, budget_bytes=None, standardise=True) -> Dataset:
+def load_npz(path: Path, *, kind=None, limit=None, seed=0, budget_bytes=None, standardise=True,
+             cancel=None) -> Dataset:
     where = str(path)
     try:
         archive = zipfile.ZipFile(path)
@@ -294,17 +305,68 @@ def load_npz(path: Path, *, kind=None, limit=None, seed=0, budget_bytes=None, st
         if shape:
             check_budget(where, shape[0], _sample_shape_for_budget(shape),
                          f"array '{data_key}' holds {shape[0]:,} samples", budget_bytes, limit)
-        x = _read_array(lambda: archive.open(members[data_key]), f"{where} (array '{data_key}')")
         labels = label_names = None
         if label_key is not None:
-            raw = _read_array(lambda: archive.open(members[label_key]), f"{where} (array '{label_key}')")
-            if x.ndim and len(raw) != len(x):
+            # Checked from the headers, before either array is read.
+            label_shape = shapes[label_key]
+            if shape and label_shape and label_shape[0] != shape[0]:
                 raise DataError(
-                    f"{where}: array '{data_key}' holds {len(x):,} samples but '{label_key}' holds "
-                    f"{len(raw):,} labels; they must pair one to one"
+                    f"{where}: array '{data_key}' holds {shape[0]:,} samples but '{label_key}' holds "
+                    f"{label_shape[0]:,} labels; they must pair one to one"
                 )
-            labels, label_names = labels_from_values(raw, f"{where} (array '{label_key}')", len(x))
+            if shape and limit is not None and limit < shape[0]:
+                check_labels_budget(where, shape[0], budget_bytes)
+            raw = _read_array(lambda: archive.open(members[label_key]), f"{where} (array '{label_key}')")
+            labels, label_names = labels_from_values(raw, f"{where} (array '{label_key}')", shape[0] if shape else None)
+        data_where = f"{where} (array '{data_key}')"
+        if len(shape) >= 2 and limit is not None and limit < shape[0]:
+            # Only the kept rows are copied out of the member as it is decompressed.
+            index = stratified_limit(labels, shape[0], limit, seed)
+            x = _read_rows(lambda: archive.open(members[data_key]), index, data_where, cancel)
+            labels = None if labels is None else labels[index]
+            limit = None
+        else:
+            x = _read_array(lambda: archive.open(members[data_key]), data_where)
     return _finish(x, labels, label_names, path, kind, limit, seed, standardise)
+
+
+ROWS_BLOCK_BYTES = 4 << 20  # decompressed bytes looked at together when --limit picks rows
+
+
+def _read_rows(opener, index: np.ndarray, where: str, cancel=None) -> np.ndarray:
+    """The rows at ``index`` (sorted) of the .npy array ``opener()`` streams, reading it once, in blocks.
+
+    A C-order array holds its rows one after another; a Fortran-order one holds each column of all
+    the rows one after another, so there each block is a run of one column.
+    """
+    try:
+        with opener() as stream:
+            shape, fortran, dtype = _npy_header_and_order(stream, where)
+            n, per_row = shape[0], math.prod(shape[1:])
+            kept = np.empty((len(index), per_row), dtype)
+            run_length = 1 if fortran else per_row  # values of one row in one run
+            run_bytes = max(run_length * dtype.itemsize, 1)
+            per_block = max(1, ROWS_BLOCK_BYTES // run_bytes)
+            block = np.empty(per_block * run_bytes, np.uint8)
+            for column in range(per_row if fortran else 1):
+                for start in range(0, n, per_block):
+                    count = min(per_block, n - start)
+                    size = count * run_length * dtype.itemsize
+                    if read_into(stream, block[:size]) < size:
+                        raise DataError(f"{where}: the array data is damaged or cut short (it ends before the "
+                                        f"{n:,} rows of {shape[1:]} its header promises)")
+                    lo, hi = np.searchsorted(index, [start, start + count])
+                    values = block[:size].view(dtype).reshape(count, run_length)
+                    if fortran:
+                        kept[lo:hi, column] = values[index[lo:hi] - start, 0]
+                    else:
+                        kept[lo:hi] = values[index[lo:hi] - start]
+                    if cancel is not None and cancel():
+                        raise LoadCancelled(f"{where}: loading was cancelled")
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+        text = str(err).split("\n")[0]
+        raise DataError(f"{where}: the array data is damaged or cut short ({text})") from None
+    return kept.reshape((len(index), *shape[1:]), order="F" if fortran else "C")
 
 
 def _finish(x, labels, label_names, path: Path, kind, limit, seed, standardise) -> Dataset:

@@ -240,20 +240,43 @@ def split_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, n
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
-def stratified_limit(labels: np.ndarray | None, n: int, limit: int, seed: int) -> np.ndarray:
-    """Indices of ``limit`` samples, keeping each label's share where labels exist."""
+def check_labels_budget(where: str, n: int, budget_bytes: int | None) -> None:
+    """Refuse when the labels of all ``n`` samples, which a stratified --limit reads whole, would not fit.
+
+    The data budget counts only the samples --limit keeps, but choosing them by class needs every
+    label; a header can declare a billion of them, so they are held to the budget too (as int64).
+    """
+    if budget_bytes is None or 8 * n <= budget_bytes:
+        return
+    raise DataError(
+        f"{where}: holds {n:,} labels, which choosing a stratified --limit reads whole ({format_bytes(8 * n)} "
+        f"as int64), over the {format_bytes(budget_bytes)} budget; split the file or raise the budget"
+    )
+
+
+def stratified_positions(counts: np.ndarray, limit: int, seed: int) -> list[np.ndarray]:
+    """For classes of these sizes (in ascending label order), the positions within each class that a
+    stratified subsample of ``limit`` keeps, sorted.
+
+    This is ``stratified_limit`` without the labels themselves, so that an importer which streams
+    its rows can count the classes in one pass and keep the chosen rows in the next.
+    """
+    counts = np.asarray(counts, dtype=np.int64)
     rng = np.random.default_rng(seed)
-    if limit >= n:
-        return np.arange(n)
-    if labels is None:
-        return np.sort(rng.choice(n, size=limit, replace=False))
-    classes, counts = np.unique(labels, return_counts=True)
-    quota = np.floor(counts / n * limit).astype(int)
+    quota = np.floor(counts / counts.sum() * limit).astype(int)
     # Hand out the rounding remainder to the largest classes so the total is exact.
     for i in np.argsort(-counts)[: limit - int(quota.sum())]:
         quota[i] += 1
-    picked = [
-        rng.choice(np.flatnonzero(labels == c), size=min(q, cnt), replace=False)
-        for c, q, cnt in zip(classes, quota, counts)
-    ]
+    return [np.sort(rng.choice(int(cnt), size=min(int(q), int(cnt)), replace=False)) for q, cnt in zip(quota, counts)]
+
+
+def stratified_limit(labels: np.ndarray | None, n: int, limit: int, seed: int) -> np.ndarray:
+    """Indices of ``limit`` samples, keeping each label's share where labels exist."""
+    if limit >= n:
+        return np.arange(n)
+    if labels is None:
+        return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
+    classes, counts = np.unique(labels, return_counts=True)
+    picked = [np.flatnonzero(labels == c)[positions]
+              for c, positions in zip(classes, stratified_positions(counts, limit, seed))]
     return np.sort(np.concatenate(picked))

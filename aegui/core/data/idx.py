@@ -7,16 +7,15 @@ file beside them (``...-labels-idx1-ubyte``).
 """
 from __future__ import annotations
 
-import gzip
 import math
 import re
-import zlib
 from pathlib import Path
 
 import numpy as np
 
 from .arrays import array_to_dataset, labels_from_values
-from .dataset import DataError, Dataset, check_budget, require_two_samples, stratified_limit
+from .dataset import DataError, Dataset, check_budget, check_labels_budget, require_two_samples, stratified_limit
+from .streams import is_gzip, open_stream, read_into, read_up_to, skip
 
 # type code -> (big-endian dtype, words)
 IDX_TYPES = {
@@ -44,64 +43,35 @@ def has_idx_magic(path: Path) -> bool:
     return len(head) == 4 and head[:2] == b"\0\0" and head[2] in IDX_TYPES and 1 <= head[3] <= 4
 
 
-def _gunzip(path: Path, data: bytes) -> bytes:
-    """Decompress, returning what is there when the stream is cut short."""
-    out, rest = [], data
-    # A decompressor object rather than gzip.open: it returns the part that is
-    # there, so a truncated file can be reported by how many records survived.
-    while rest:
-        stream = zlib.decompressobj(wbits=31)
-        try:
-            out.append(stream.decompress(rest))
-        except zlib.error as err:
-            raise DataError(f"{path}: the gzip data is damaged ({err}); expected a gzipped IDX file") from None
-        if not stream.eof:
-            break  # truncated: the record checks report it
-        rest = stream.unused_data
-        if rest[:2] != b"\x1f\x8b":
-            break
-    return b"".join(out)
-
-
-def _is_gzip(path: Path) -> bool:
-    with open(path, "rb") as f:
-        return f.read(2) == b"\x1f\x8b"
+# Past the declared records, at most this much more is read to say how much there is.
+EXTRA_COUNTED = 1 << 20
+# Records copied out per block when --limit keeps only some of a gzipped file's records.
+BLOCK_BYTES = 4 << 20
 
 
 class IdxFile:
     """One IDX file: its header read first, its values only when asked for.
 
-    Raw files are memory-mapped read-only, so a --limit copies out only the
-    chosen records; gzipped files are decompressed in one go.
+    Raw files are memory-mapped read-only, so a --limit copies out only the chosen records.
+    Gzipped files are decompressed as a stream that stops where the header's records end: the
+    values go straight into the array that is returned (with --limit, only the chosen records are
+    copied out), and anything past the declared records is refused after reading at most 1 MiB of it.
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, cancel=None):
         self.path = path
         size = path.stat().st_size
         if size == 0:
             raise DataError(f"{path}: the file is empty (0 bytes); expected an IDX file")
-        self.gzipped = _is_gzip(path)
-        self._data: bytes | None = None
+        self.gzipped = is_gzip(path)
         self._size = size
-        if self.gzipped:
-            # Only the header is decompressed now, so the budget is checked first.
-            try:
-                with gzip.open(path, "rb") as f:
-                    head = f.read(24)
-            except (OSError, EOFError, zlib.error):
-                head = _gunzip(path, path.read_bytes())[:24]
-        else:
-            with open(path, "rb") as f:
-                head = f.read(24)
+        self._cancel = cancel
+        with self._open() as stream:
+            head = read_up_to(stream, 24)  # the longest header: magic and 4 dimension sizes
         self._parse_header(head)
 
-    @property
-    def body_size(self) -> int:
-        if not self.gzipped:
-            return self._size - self.offset
-        if self._data is None:
-            self._data = _gunzip(self.path, self.path.read_bytes())
-        return len(self._data) - self.offset
+    def _open(self):
+        return open_stream(self.path, cancel=self._cancel, damaged="; expected a gzipped IDX file")
 
     def _parse_header(self, data: bytes) -> None:
         path = self.path
@@ -123,35 +93,83 @@ class IdxFile:
         self.n = self.shape[0]
         self.record_bytes = math.prod(self.shape[1:]) * self.dtype.itemsize  # Python ints: no overflow
 
-    def _check_size(self) -> None:
+    @property
+    def _record_words(self) -> str:
+        return "x".join(map(str, self.shape[1:])) or "one value"
+
+    def _truncated(self, body: int) -> DataError:
         need = self.n * self.record_bytes
-        record = "x".join(map(str, self.shape[1:])) or "one value"
-        if self.body_size < need:
-            whole = self.body_size // self.record_bytes if self.record_bytes else 0
-            raise DataError(
-                f"{self.path}: truncated: the header promises {self.n:,} records of {record} ({need:,} bytes) "
-                f"but only {self.body_size:,} bytes follow; record {whole:,} (counting from 0) is the first "
-                f"incomplete one"
-            )
-        if self.body_size > need:
-            raise DataError(
-                f"{self.path}: {self.body_size - need:,} bytes more than the header's {self.n:,} records of "
-                f"{record} ({need:,} bytes); the header or the file is wrong"
-            )
+        whole = body // self.record_bytes if self.record_bytes else 0
+        return DataError(
+            f"{self.path}: truncated: the header promises {self.n:,} records of {self._record_words} ({need:,} "
+            f"bytes) but only {body:,} bytes follow; record {whole:,} (counting from 0) is the first incomplete one"
+        )
+
+    def _too_long(self, extra: int, counted_all: bool) -> DataError:
+        need = self.n * self.record_bytes
+        records = f"the header's {self.n:,} records of {self._record_words} ({need:,} bytes)"
+        if counted_all:
+            return DataError(f"{self.path}: {extra:,} bytes more than {records}; the header or the file is wrong")
+        return DataError(
+            f"{self.path}: the data goes on past {records}: over {extra:,} bytes more, where the file should "
+            f"end (reading stopped there); the header or the file is wrong"
+        )
 
     def array(self, index: np.ndarray | None = None) -> np.ndarray:
-        """The records (all, or those at ``index``) in native byte order."""
-        self._check_size()
+        """The records (all, or those at ``index``, sorted) in native byte order."""
         native = self.dtype.newbyteorder("=")
         if self.gzipped:
-            values = np.frombuffer(self._data, self.dtype, count=int(np.prod(self.shape)), offset=self.offset)
-            values = values.reshape(self.shape)
-        elif self.n == 0 or self.record_bytes == 0:
+            return self._gzipped_array(index, native)
+        body = self._size - self.offset
+        need = self.n * self.record_bytes
+        if body < need:
+            raise self._truncated(body)
+        if body > need:
+            raise self._too_long(body - need, counted_all=True)
+        if self.n == 0 or self.record_bytes == 0:
             values = np.zeros(self.shape, self.dtype)
         else:
             values = np.memmap(self.path, dtype=self.dtype, mode="r", offset=self.offset, shape=self.shape)
         values = values if index is None else values[index]
         return np.array(values, dtype=native)  # a copy: no link to the mapped file stays
+
+    def _gzipped_array(self, index: np.ndarray | None, native: np.dtype) -> np.ndarray:
+        need = self.n * self.record_bytes
+        out = np.empty((self.n if index is None else len(index), *self.shape[1:]), native)
+        with self._open() as stream:
+            skip(stream, self.offset)
+            if index is None:
+                body = read_into(stream, out.reshape(-1).view(np.uint8))
+            else:
+                body = self._copy_records(stream, index, out)
+            if body < need:
+                raise self._truncated(body)
+            extra = skip(stream, EXTRA_COUNTED)
+            if extra:
+                raise self._too_long(extra, counted_all=extra < EXTRA_COUNTED)
+        if out.dtype.itemsize > 1 and not self.dtype.isnative:
+            out.byteswap(inplace=True)  # the file's big-endian bytes, now in the native order of ``out``
+        return out
+
+    def _copy_records(self, stream, index: np.ndarray, out: np.ndarray) -> int:
+        """Read every record once, in blocks, keeping those at ``index``; returns the bytes read."""
+        size = self.record_bytes
+        per_block = max(1, BLOCK_BYTES // max(size, 1))
+        block = np.empty(per_block * size, np.uint8)
+        kept = out.reshape(len(out), -1).view(np.uint8) if len(out) else None
+        body, first = 0, 0
+        for start in range(0, self.n, per_block):
+            count = min(per_block, self.n - start)
+            got = read_into(stream, block[: count * size])
+            body += got
+            if got < count * size:
+                break
+            stop = int(np.searchsorted(index, start + count))
+            if stop > first:
+                records = block[: count * size].reshape(count, size)
+                kept[first:stop] = records[index[first:stop] - start]
+                first = stop
+        return body
 
 
 def _partner_names(name: str, want: str) -> list[str]:
@@ -190,13 +208,14 @@ def idx_pairs_in_folder(folder: Path) -> list[tuple[Path, Path | None]]:
     return [(p, find_partner(p, "labels")) for p in unique]
 
 
-def load_idx(path: Path, *, kind=None, limit=None, seed=0, budget_bytes=None, standardise=True) -> Dataset:
+def load_idx(path: Path, *, kind=None, limit=None, seed=0, budget_bytes=None, standardise=True,
+             cancel=None) -> Dataset:
     """An IDX images file (labels found beside it), a labels file (images found beside it) or a folder."""
     opened: dict[Path, IdxFile] = {}
 
     def idx_file(p: Path) -> IdxFile:
         if p not in opened:
-            opened[p] = IdxFile(p)
+            opened[p] = IdxFile(p, cancel)
         return opened[p]
 
     if path.is_dir():
@@ -217,12 +236,12 @@ def load_idx(path: Path, *, kind=None, limit=None, seed=0, budget_bytes=None, st
             pairs = [(path, find_partner(path, "labels"))]
         where = str(pairs[0][0])
 
-    images_files, label_arrays = [], []
+    images_files, label_files = [], []
     for images_path, labels_path in pairs:
         images = idx_file(images_path)
         if len(images.shape) < 2:
             raise DataError(f"{images_path}: expected images (2 or more dimensions); found shape {images.shape}")
-        labels = None
+        lab = None
         if labels_path is not None:
             lab = idx_file(labels_path)
             if len(lab.shape) != 1:
@@ -232,11 +251,10 @@ def load_idx(path: Path, *, kind=None, limit=None, seed=0, budget_bytes=None, st
                     f"{images_path}: holds {images.n:,} images but {labels_path.name} holds "
                     f"{lab.n:,} labels; they must pair one to one"
                 )
-            labels = lab.array()
-        elif len(pairs) > 1 and any(lab is not None for _, lab in pairs):
+        elif len(pairs) > 1 and any(other is not None for _, other in pairs):
             raise DataError(f"{images_path}: no labels file beside it, while the other images files have one")
         images_files.append(images)
-        label_arrays.append(labels)
+        label_files.append(lab)
 
     first = images_files[0]
     for other in images_files[1:]:
@@ -249,10 +267,13 @@ def load_idx(path: Path, *, kind=None, limit=None, seed=0, budget_bytes=None, st
     require_two_samples(total, where)
     sample_shape = first.shape[1:] if len(first.shape) != 3 else (1, *first.shape[1:])
     check_budget(where, total, sample_shape, f"these IDX files hold {total:,} records", budget_bytes, limit)
+    limited = limit is not None and limit < total
+    if limited and label_files[0] is not None:
+        check_labels_budget(where, total, budget_bytes)
 
-    labels = None if label_arrays[0] is None else np.concatenate(label_arrays)
+    labels = None if label_files[0] is None else np.concatenate([lab.array() for lab in label_files])
     index = None
-    if limit is not None and limit < total:
+    if limited:
         # Choose first, from the labels alone, so only the chosen records are copied out.
         index = stratified_limit(labels, total, limit, seed)
     parts, start = [], 0

@@ -47,7 +47,7 @@ def load_path(path: Path, *, image_size=None, channels=None, kind=None, label_co
 
     if path.is_dir():
         if idx_pairs_in_folder(path):
-            return load_idx(path, kind=kind, standardise=standardise, **common)
+            return load_idx(path, kind=kind, standardise=standardise, cancel=cancel, **common)
         # Image size and channels are applied while decoding, not afterwards.
         return load_image_folder(path, image_size=image_size, channels=channels, cancel=cancel, **common)
     if not path.is_file():
@@ -58,11 +58,11 @@ def load_path(path: Path, *, image_size=None, channels=None, kind=None, label_co
         return load_npy(path, kind=kind, standardise=standardise,
                         labels_path=None if labels_path is None else Path(labels_path), **common)
     if suffix == ".npz":
-        return load_npz(path, kind=kind, standardise=standardise, **common)
+        return load_npz(path, kind=kind, standardise=standardise, cancel=cancel, **common)
     if suffix in TABLE_SUFFIXES:
-        return load_table(path, label_column=label_column, standardise=standardise, **common)
+        return load_table(path, label_column=label_column, standardise=standardise, cancel=cancel, **common)
     if looks_like_idx_name(path) or has_idx_magic(path):
-        return load_idx(path, kind=kind, standardise=standardise, **common)
+        return load_idx(path, kind=kind, standardise=standardise, cancel=cancel, **common)
     if suffix in IMAGE_SUFFIXES:
         raise DataError(f"{path}: a single image is one sample; give the folder that holds the images instead")
     raise DataError(
