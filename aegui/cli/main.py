@@ -35,6 +35,15 @@ def _image_size(text: str) -> tuple[int, int]:
     return parts[0], parts[1]
 
 
+def _memory_size(text: str) -> int:
+    from ..core.memory_estimate import parse_memory_size
+
+    try:
+        return parse_memory_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     # The choices offered come from the spec's own tables, as the builder's do.
     from ..core.spec import INPUT_KINDS
@@ -68,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--checkpoint-every", type=int, metavar="N",
                        help="every N epochs, write OUT.incomplete-*/checkpoint.aeproj: a killed run can be "
                             "continued from it with --resume")
+    train.add_argument("--memory-limit", type=_memory_size, metavar="SIZE",
+                       help="the memory a model may need for training, e.g. 30GB (default: 60%% of the "
+                            "device's memory, or AEGUI_MEMORY_LIMIT)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.add_argument("--project", help="also write a project file (.aeproj) at each epoch's end and at the end")
     train.add_argument("--resume", metavar="FILE.aeproj",

@@ -254,6 +254,14 @@ def _save_project(path: Path, trainer, ref, project=None) -> None:
         raise CliError(str(exc)) from None
 
 
+def _check_memory(spec, args) -> None:
+    from ..core.memory_estimate import memory_problem
+
+    problem = memory_problem(spec, limit_bytes=args.memory_limit)
+    if problem:
+        raise CliError(problem)
+
+
 class ProjectWriter:
     """The project file (--project or the resumed one) and the --checkpoint-every checkpoint, written at
     epoch ends. A failed write is said once and training goes on: the weights are still in memory."""
@@ -310,6 +318,7 @@ def cmd_train(args) -> int:
             raise CliError(f"--project {args.project}: a project file's name ends in .aeproj")
     out = Path(args.out) if args.out else _fresh_run_folder(name)
     check_out_folder(out, args.overwrite)
+    _check_memory(spec, args)
     trainer = Trainer(spec, dataset, control=control)  # a model that fails to build leaves no folder behind
     if project is not None:
         trainer.load_state_dict(project.run.training_state)

@@ -276,3 +276,40 @@ def test_the_window_without_a_display_says_so_in_one_line(probe):
     assert result.rc == 2, result
     assert len(result.error_lines) == 1 and "no display" in result.error_lines[0], result
     assert "train" in result.error_lines[0]
+
+
+# --- models over the memory budget -------------------------------------------------------------------------------
+def _huge_spec(tmp_path: Path, layers: list[int]) -> Path:
+    from aegui.core.presets import get_preset
+    from aegui.core.spec import LayerSpec
+
+    spec = get_preset("ae")
+    spec.encoder.layers = [LayerSpec(units=u) for u in layers]
+    path = tmp_path / "huge.json"
+    spec.save(path)
+    return path
+
+
+@pytest.mark.parametrize("layers, words", [([65536, 65536], "billion parameters"),
+                                           ([1024] * 2000, "billion parameters")])
+def test_a_model_over_the_budget_is_refused_before_it_is_built(probe, tmp_path, layers, words):
+    spec = _huge_spec(tmp_path, layers)
+    result = probe(["main.py", "train", "--spec", str(spec), *QUICK, "--out", str(tmp_path / "o")], cwd=ROOT,
+                   rss_limit_mb=3000, timeout=120)
+    assert result.rc == 2, result
+    assert len(result.error_lines) == 1 and "this model needs about" in result.error_lines[0], result
+    assert words in result.error_lines[0] and "--memory-limit" in result.error_lines[0]
+    assert not (tmp_path / "o").exists() and not incomplete(tmp_path / "o")
+    assert result.peak_mb < 800, result
+    assert result.seconds < 30, result
+
+
+def test_the_memory_limit_option_is_obeyed(capsys, tmp_path):
+    code, _, err = train(capsys, *QUICK, "--memory-limit", "1MB", "--out", str(tmp_path / "o"))
+    assert code == 2
+    one_error(err, "needs about", "the limit is 1.0 MB", "--memory-limit")
+    code, _, err = train(capsys, *QUICK, "--memory-limit", "lots", "--out", str(tmp_path / "o"))
+    assert code == 2
+    one_error(err, "--memory-limit", "not a memory size")
+    code, _, err = train(capsys, *QUICK, "--memory-limit", "8GB", "--out", str(tmp_path / "o"))
+    assert code == 0, err
