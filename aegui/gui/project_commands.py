@@ -108,7 +108,20 @@ class ProjectCommands:
 
     def _save_in_background(self, path) -> None:
         self.statusBar().showMessage(f"Saving {Path(path).name}…")
-        self.projects.save_in_background(path, lambda message: self.show_error("Cannot save the project", message))
+        self.projects.save_in_background(path, lambda message: self.offer_save_as(
+            "Cannot save the project", message, self.ask_save_project_as))
+
+    def offer_save_as(self, title: str, message: str, save_as) -> None:
+        """A failed save (a full disk, a folder gone): say why, keep everything open and unsaved, and offer
+        to save it elsewhere. Non-blocking, like every error dialog here."""
+        box = QMessageBox(QMessageBox.Icon.Warning, title, f"{message}\n\nNothing was lost: your work is still "
+                          f"open. Save it somewhere else?", QMessageBox.StandardButton.Cancel, self)
+        box.setObjectName("saveFailedDialog")
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        again = box.addButton("Save as…", QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(again)
+        box.buttonClicked.connect(lambda button: save_as() if button is again else None)
+        box.open()
 
     def _on_project_saved(self, path: str) -> None:
         self.statusBar().showMessage(f"Saved {path}", 4000)
@@ -159,8 +172,8 @@ class ProjectCommands:
                 return False
         try:
             self.state.spec.save(path)
-        except OSError as exc:
-            self.show_error("Cannot save the spec", f"{path}: {exc.strerror or exc}")
+        except OSError as exc:  # the file on disk is as it was (the save is atomic)
+            self.offer_save_as("Cannot save the spec", f"{path}: {exc.strerror or exc}", self.save_spec)
             return False
         self.statusBar().showMessage(f"Saved {path}", 4000)
         return True
