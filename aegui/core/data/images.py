@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import os
 import re
+import threading
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from .dataset import DataError, Dataset, LoadCancelled, check_budget, require_two_samples, stratified_limit
+from .png_strips import can_reduce_in_strips, reduce_in_strips
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 _SIGNATURES = ((b"\x89PNG", "PNG"), (b"\xff\xd8", "JPEG"), (b"BM", "BMP"), (b"GIF8", "GIF"),
@@ -85,9 +88,27 @@ def _parse_size(image_size, where: str) -> tuple[int, int] | None:
     return h, w
 
 
+# Pillow warns (DecompressionBombWarning, printed as two raw lines) about an image over
+# Image.MAX_IMAGE_PIXELS (89.5 megapixels by default) and refuses (DecompressionBombError) one over twice
+# that. The refusal is this importer's bound too, said in its own one line; under it the warning is only
+# noise, since images are decoded one at a time and reduced at once to the size asked for.
+# catch_warnings swaps process-wide state, so two loads on two threads must not interleave it.
+_OPEN_LOCK = threading.Lock()
+
+
 def _open(Image, path: Path):
     try:
-        return Image.open(path)
+        with _OPEN_LOCK, warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            return Image.open(path)
+    except Image.DecompressionBombError as err:
+        found = re.search(r"\((\d+) pixels\)", str(err))
+        pixels = f"{int(found.group(1)) / 1e6:,.0f} megapixels" if found else "too many pixels"
+        bound = f"{2 * Image.MAX_IMAGE_PIXELS / 1e6:,.0f}" if Image.MAX_IMAGE_PIXELS else "Pillow's"
+        raise DataError(
+            f"{path}: holds {pixels}, over the {bound}-megapixel bound for one image (Pillow's guard against "
+            f"decompression bombs); scale it down before importing it"
+        ) from None
     except Image.UnidentifiedImageError:
         if path.stat().st_size == 0:
             raise DataError(f"{path}: the file is empty (0 bytes); expected an image") from None
@@ -118,15 +139,59 @@ def _is_colour(image) -> bool:
     return True
 
 
+# Reduce by whole factors to within this many times the target size, then resample: Pillow's own
+# resize(reducing_gap=3) advice, "indistinguishable from fair resampling in most cases".
+REDUCING_GAP = 3
+_REDUCIBLE_MODES = ("L", "LA", "RGB", "RGBA", "RGBX", "CMYK", "YCbCr", "I", "F")
+
+
+def _near_size(Image, image, size: tuple[int, int]):
+    """``image`` decoded no larger than ``size`` needs.
+
+    A JPEG decodes at 1/2, 1/4 or 1/8 scale (draft); an image still over 2x3 times the target is
+    box-reduced by a whole factor before anything else is done to it: an 8-bit PNG strip by strip as
+    it is decoded (png_strips), any other image once decoded whole, its full-size pixels let go at once.
+    """
+    image.draft(None, (size[1], size[0]))
+    fx, fy = image.width // (size[1] * REDUCING_GAP), image.height // (size[0] * REDUCING_GAP)
+    if fx < 2 and fy < 2:
+        return image
+    whole = image
+    if can_reduce_in_strips(image):
+        reduced = reduce_in_strips(Image, image, (max(fx, 1), max(fy, 1)))
+        whole.close()
+        return reduced
+    if image.mode not in _REDUCIBLE_MODES:
+        # Palette, 1-bit and 16-bit images: to a mode whose pixels can be averaged.
+        if image.mode.startswith("I;16"):
+            image = image.convert("I")
+        else:
+            transparent = image.mode == "PA" or "transparency" in image.info
+            image = image.convert("RGBA" if transparent else "RGB" if image.mode == "P" else "L")
+    reduced = image.reduce((max(fx, 1), max(fy, 1)))
+    whole.close()  # its full-size pixels go now, not when the caller is done
+    return reduced
+
+
+def _grey_scale(image) -> float | None:
+    """What a 16-bit or float grey image's values are out of (mapped to 0-255): None for 8-bit images."""
+    if not (image.mode.startswith("I;16") or image.mode in ("I", "F")):
+        return None
+    top = image.getextrema()[1]  # of the whole image, before any reduction averages the peaks away
+    if image.mode == "F":
+        return 1.0 if top <= 1.0 else 255.0
+    return 65535.0 if top > 255 else 255.0
+
+
 def _pixels(Image, image, colour: bool, size: tuple[int, int] | None) -> np.ndarray:
     """(H, W) or (H, W, 3) uint8 pixels of a decoded image, resized if asked."""
-    if image.mode.startswith("I;16") or image.mode in ("I", "F"):
+    scale = _grey_scale(image)
+    if size is not None:
+        image = _near_size(Image, image, size)
+    if scale is not None:
         # 16-bit and float greys: scale to 0-255 rather than clip at 255.
         values = np.asarray(image, dtype=np.float64)
-        top = 65535.0 if image.mode != "F" and values.max(initial=0) > 255 else 255.0
-        if image.mode == "F" and values.max(initial=0) <= 1.0:
-            top = 1.0
-        image = Image.fromarray(np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8))
+        image = Image.fromarray(np.clip(values / scale * 255.0 + 0.5, 0, 255).astype(np.uint8))
     target = "RGB" if colour else "L"
     if image.mode != target:
         if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
@@ -184,7 +249,9 @@ def load_image_folder(root: Path, *, image_size=None, channels: int | None = Non
             first.close()
             raise LoadCancelled(f"{root}: loading was cancelled")
         image = first if i == 0 else _open(Image, path)
-        with image:
+        # close(), not "with": leaving a with-block closes only the file, and the decoded pixels of a
+        # large image would stay until the next one had been decoded beside them.
+        try:
             if size is None and (image.width, image.height) != first_size:
                 raise DataError(
                     f"{path}: is {image.width}x{image.height} pixels but {files[0]} is "
@@ -201,6 +268,8 @@ def load_image_folder(root: Path, *, image_size=None, channels: int | None = Non
                 raise
             except Exception as err:  # a header that parsed but data that does not decode
                 raise DataError(f"{path}: the image data is damaged or cut short ({type(err).__name__}: {err})") from None
+        finally:
+            image.close()
     x = x.transpose(0, 3, 1, 2) if colour else x[:, None]
     dataset = Dataset(
         name=root.name or "images", x=np.ascontiguousarray(x), kind="image", labels=labels, label_names=classes,

@@ -171,8 +171,3 @@ def skip(stream, n: int, chunk: int = 1 << 20) -> int:
         if got < want:
             break
     return skipped
-
-
-def count_more(stream, cap: int) -> int:
-    """How many bytes remain, counting no further than ``cap`` (a hostile tail can be gigabytes)."""
-    return skip(stream, cap)
