@@ -78,8 +78,13 @@ def load_dataset(
       (statistics kept in the Dataset; see ``unstandardise``).
     - ``budget_bytes`` (None: no limit) refuses, before loading, data whose
       float32 size is over it.
-    - ``cancel()`` returning True stops a long load (a folder of images) with
-      LoadCancelled; the GUI's loader thread uses it.
+    - ``cancel()`` returning True stops a long load (a folder of images, a
+      gzipped or large file as it streams) with LoadCancelled; the GUI's loader
+      thread uses it.
+
+    Compressed and large files are read as bounded streams: a gzipped IDX file
+    stops at its header's records, a table is counted up to the budget before
+    it is parsed, and --limit reads or keeps only the samples it keeps.
     """
     text = os.fspath(name_or_path)
     if limit is not None:

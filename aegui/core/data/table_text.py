@@ -69,7 +69,7 @@ class TableText:
 
         A gzipped file's count stops as soon as it passes ``stop_after``, so that a small file which
         decompresses to gigabytes is not read to its end; the count is then scaled by how much of the
-        compressed file it took, and ``how`` says that it is an estimate ("" for a full count).
+        compressed file it took, and ``how`` says from how much ("" for a full count).
         """
         count, buffer = 0, bytearray(CHUNK)
         with self._open() as stream:
@@ -79,7 +79,7 @@ class TableText:
                 if gzipped and stop_after is not None and count > stop_after:
                     read = max(stream.compressed_read, 1)
                     estimate = count * self.path.stat().st_size // read
-                    return max(estimate, count), f" (estimated from its first {format_bytes(stream.produced)} decompressed)"
+                    return max(estimate, count), f", by its first {format_bytes(stream.produced)} decompressed,"
             self._damaged_if_cut(stream)
         return count + 1, ""
 

@@ -223,7 +223,7 @@ def _read_all(text: TableText, body, numbers: _Numbers, labels, width: int, budg
     where = str(text.path)
     fits = None if budget_bytes is None else budget_bytes // (4 * width)
     count, estimated = text.count_lines(stop_after=fits)
-    check_budget(where, count, (width,), f"this table holds about {count:,} rows{estimated}", budget_bytes)
+    check_budget(where, count, (width,), f"this table{estimated} holds about {count:,} rows", budget_bytes)
     numbers.out = np.empty((count, len(numbers.columns)), dtype=np.float64)
     numbers.labels = None if labels is None else np.empty(count, dtype=np.int32)
     n = 0
