@@ -2,7 +2,9 @@
 
 The files are listed and, with --limit, subsampled before any is decoded; the
 first image's header gives the size for the memory estimate. Images are
-decoded with Pillow, imported lazily so the rest of the engine works without it.
+decoded with Pillow, imported lazily so the rest of the engine works without it,
+one at a time and at about the size asked for (``_near_size``), each closed
+before the next: a folder of large photos costs one reduced image at a time.
 """
 from __future__ import annotations
 
