@@ -18,7 +18,8 @@ from .atomic import atomic_write_text
 from .serialize import SpecError, dumps, from_dict, loads_json, to_dict
 
 SCHEMA_VERSION = 1
-# A spec is a few KB (the largest preset 3 KB, with a 10,000-character description under 15 KB); a file
+# A spec is a few KB (the largest preset 2.7 KB; with the longest description validation allows, under
+# 70 KB even if every character of it is written as a \uXXXX escape). A file
 # of more is not a spec, and /dev/zero or a growing log would otherwise be read until memory ran out.
 MAX_SPEC_BYTES = 1 << 20
 
