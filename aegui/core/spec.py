@@ -19,8 +19,8 @@ from .serialize import SpecError, dumps, from_dict, loads_json, to_dict
 
 SCHEMA_VERSION = 1
 # A spec is a few KB (the largest preset 2.7 KB; with the longest description validation allows, under
-# 70 KB even if every character of it is written as a \uXXXX escape). A file
-# of more is not a spec, and /dev/zero or a growing log would otherwise be read until memory ran out.
+# 70 KB even if every character of it is written as a \uXXXX escape). A file of more is not a spec, and
+# /dev/zero or a growing log would otherwise be read until memory ran out.
 MAX_SPEC_BYTES = 1 << 20
 
 # Each choice is written once, as a Literal type: the loader checks values against it and the
