@@ -51,12 +51,50 @@ class Probe:
                 f"stderr={self.stderr[-600:]!r})")
 
 
+# Runs the child's own command and, at its exit, writes its VmHWM (the peak RSS of the process image
+# after exec) to the file named by AEGUI_PROBE_HWM. Not ru_maxrss: Linux carries that across exec from
+# the forked copy of the parent, so a child of a 2 GB pytest would "peak" at 2 GB before doing anything.
+_PROBE_WRAPPER = r"""
+import atexit, os, runpy, sys
+def _write_hwm():
+    try:
+        with open("/proc/self/status") as status:
+            kb = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+        with open(os.environ["AEGUI_PROBE_HWM"], "w") as out:
+            out.write(kb)
+    except (OSError, StopIteration):
+        pass
+atexit.register(_write_hwm)
+args = sys.argv[1:]
+if args[0] == "-c":
+    sys.argv = ["-c", *args[2:]]
+    exec(compile(args[1], "<string>", "exec"), {"__name__": "__main__"})
+elif args[0] == "-m":
+    sys.argv = [args[1], *args[2:]]
+    runpy.run_module(args[1], run_name="__main__", alter_sys=True)
+else:
+    sys.argv = args
+    sys.path.insert(0, os.path.dirname(os.path.abspath(args[0])))
+    runpy.run_path(args[0], run_name="__main__")
+"""
+
+
+def _vm_hwm_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return int(next(line.split()[1] for line in status if line.startswith("VmHWM:")))
+    except (OSError, StopIteration, ValueError):
+        return 0
+
+
 def run_probe(args: list[str], *, timeout: float = 120, cwd=None, env=None, stdin=None,
               rss_limit_mb: int | None = None, preexec=None) -> Probe:
-    """Run ``python args...`` in a child and measure it: os.wait4 gives that one child's peak RSS.
+    """Run ``python args...`` (a script, ``-c CODE`` or ``-m MODULE``) in a child and measure it.
 
-    ``rss_limit_mb`` caps the child's address space (RLIMIT_AS) as a safety net, so a regression
-    fails the test with a MemoryError rather than bringing down the machine that runs the suite.
+    The peak is the child's own VmHWM, written by the child at exit, or the highest value polled
+    from /proc while it ran when it dies by a signal. ``rss_limit_mb`` caps the child's address
+    space (RLIMIT_AS) as a safety net, so a regression fails the test with a MemoryError rather than
+    bringing down the machine that runs the suite.
     """
     import resource
     import subprocess
@@ -71,26 +109,33 @@ def run_probe(args: list[str], *, timeout: float = 120, cwd=None, env=None, stdi
 
     child_env = dict(os.environ if env is None else env)
     child_env.setdefault("PYTHONPATH", str(ROOT))
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.TemporaryDirectory() as scratch:
+        hwm_file = Path(scratch) / "hwm"
+        child_env["AEGUI_PROBE_HWM"] = str(hwm_file)
         started = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, *args], stdout=out, stderr=err, stdin=stdin or subprocess.DEVNULL,
-                                cwd=cwd, env=child_env, preexec_fn=limit)
+        proc = subprocess.Popen([sys.executable, "-c", _PROBE_WRAPPER, *args], stdout=out, stderr=err,
+                                stdin=stdin or subprocess.DEVNULL, cwd=cwd, env=child_env, preexec_fn=limit)
         deadline = started + timeout
+        polled_kb = 0
         while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
+            polled_kb = max(polled_kb, _vm_hwm_kb(proc.pid))
+            if proc.poll() is not None:
                 break
             if time.perf_counter() > deadline:
                 proc.kill()
-                pid, status, usage = os.wait4(proc.pid, 0)
+                proc.wait()
                 break
             time.sleep(0.02)
         seconds = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        try:
+            peak_kb = int(hwm_file.read_text())
+        except (OSError, ValueError):
+            peak_kb = polled_kb
         out.seek(0)
         err.seek(0)
         return Probe(proc.returncode, out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace"),
-                     seconds, usage.ru_maxrss / 1024)
+                     seconds, peak_kb / 1024)
 
 
 @pytest.fixture
