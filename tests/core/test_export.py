@@ -354,3 +354,18 @@ def test_images_refuse_data_of_another_shape(trained, tmp_path):
     other = Dataset("d", np.zeros((4, 3, 8, 8), np.uint8), "image")
     with pytest.raises(ExportError, match="shaped"):
         export_images(run, other, tmp_path)
+
+
+def test_python_export_keeps_the_users_text_inside_the_docstring(runs, tmp_path):
+    """A description holding three quotes must not end the docstring and become code run on import."""
+    import ast
+    import dataclasses
+
+    run = runs["vae-vector"]
+    hostile = 'ok"""\nimport os\nos.environ["AEGUI_PWNED"] = "1"\n"""\\'
+    spec = run.spec.copy()
+    spec.description = hostile
+    export_python(dataclasses.replace(run, spec=spec), tmp_path)
+    tree = ast.parse((tmp_path / "model.py").read_text())
+    assert hostile in ast.get_docstring(tree)
+    assert not any(isinstance(node, ast.Import) and node.names[0].name == "os" for node in tree.body)

@@ -27,6 +27,12 @@ MODEL_FILE = "model.py"
 WEIGHTS_FILE = "weights.safetensors"
 
 
+def _in_docstring(text: str) -> str:
+    """The user's text, escaped for the module's docstring: a name or description holding three quotes
+    must not end it early and turn the rest into code that runs when model.py is imported."""
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
 def _data_space(run) -> str:
     if run.spec.input.kind == "image":
         return "floats from 0 to 1 (a pixel's value / 255), shaped (N, C, H, W)"
@@ -44,11 +50,11 @@ def _header(run, model) -> str:
         if spec.is_variational else ""
     output = ("a sigmoid maps the decoder's logits to 0-1" if spec.likelihood == "bernoulli"
               else "the decoder's values as they are (gaussian likelihood)")
-    description = f" - {spec.description}" if spec.description else ""
-    return f'''"""Autoencoder "{spec.name}"{description}
+    description = f" - {_in_docstring(spec.description)}" if spec.description else ""
+    return f'''"""Autoencoder "{_in_docstring(spec.name)}"{description}
 
 Exported by Autoencoder Studio as plain torch code: {"an" if spec.family[0] in "aeiou" else "a"} {spec.family} autoencoder for {spec.input.kind}
-samples shaped {shape}, trained on "{run.dataset.name}". No part of the app is needed to use it.
+samples shaped {shape}, trained on "{_in_docstring(run.dataset.name)}". No part of the app is needed to use it.
 
     from model import load
     m = load()              # an nn.Module in eval mode, weights from weights.safetensors beside this file
