@@ -130,11 +130,11 @@ def _new_run(args):
     """(spec, dataset, DatasetRef, name) for a fresh run."""
     from ..core.data import DataError, load_dataset
     from ..core.run import DatasetRef
-    from ..core.validation import check, seed_problem
+    from ..core.validation import seed_problem
 
     spec = _spec_from_args(args)
     if args.spec:
-        check(spec)  # all of a spec file's own problems first, before it is compared with the data
+        _check_naming(spec, args.spec)  # all of a spec file's own problems first, before it meets the data
     # The data split uses the seed before the whole spec can be validated (that needs the data's shape).
     problem = seed_problem(spec.train.seed)
     if problem:
@@ -156,9 +156,20 @@ def _new_run(args):
     if excluded is not None:
         dataset = dataset.without_label(excluded)
     spec = _fit_input(spec, dataset, from_file=bool(args.spec))
-    check(spec)  # every problem at once, before any folder is made
+    _check_naming(spec, args.spec)  # every problem at once, before any folder is made
     name = args.preset or (spec.name if args.spec else "ae")
     return spec, dataset, ref, name
+
+
+def _check_naming(spec, source: str | None) -> None:
+    """validation.check, with the spec file named in the message when the spec came from one."""
+    from ..core.serialize import SpecError
+    from ..core.validation import check
+
+    try:
+        check(spec)
+    except SpecError as exc:
+        raise SpecError(exc.issues, source=source or "") from None
 
 
 def _load_options(options: dict) -> dict:
