@@ -17,6 +17,9 @@ from .dataset import DataError, LoadCancelled
 
 GZIP_MAGIC = b"\x1f\x8b"
 INPUT_CHUNK = 1 << 20  # compressed bytes read from the file at a time
+# Decompressed bytes made at a time, however large the caller's buffer: 1 MiB of zeros inflates to
+# a gigabyte, and zlib hands its output back as a new bytes object before it is copied out.
+OUTPUT_CHUNK = 8 << 20
 CANCEL_EVERY = 32 << 20  # decompressed bytes between two looks at the cancel callback (~0.1 s)
 
 
@@ -91,7 +94,7 @@ class GzipReader(io.RawIOBase):
             source = self._inflate.unconsumed_tail or self._more_input()
             try:
                 # With no input left this still drains what the decompressor holds back for max_length.
-                out = self._inflate.decompress(source, len(view))
+                out = self._inflate.decompress(source, min(len(view), OUTPUT_CHUNK))
             except zlib.error as err:
                 raise DataError(f"{self.path}: the gzip data is damaged ({err}){self._damaged}") from None
             if self._inflate.eof:
