@@ -45,7 +45,7 @@ class GzipReader(io.RawIOBase):
         self._file = open(path, "rb")
         self._cancel = cancel
         self._damaged = damaged
-        self._inflate: zlib._Decompress | None = None  # None: between members
+        self._inflate = None  # the current member's decompressor; None between members
         self._pending = b""  # compressed bytes read but not yet given to a decompressor
         self._finished = False
         self._next_cancel_check = CANCEL_EVERY

@@ -81,13 +81,19 @@ class _Numbers:
     as parsed: a dataset loads to the same bits (and the same checksum in a project) as before.
     """
 
-    def __init__(self, path: Path, out: np.ndarray, columns: list[int], names: list[str]):
-        self.path, self.out, self.columns, self.names = path, out, columns, names
+    def __init__(self, path: Path, columns: list[int], names: list[str]):
+        self.path, self.columns, self.names = path, columns, names
+        self.out = np.empty((0, len(columns)))
+        self.labels: np.ndarray | None = None  # each row's label, by the number _Labels gave its text
         self.pick = itemgetter(*columns) if len(columns) > 1 else (lambda cells, c=columns[0]: (cells[c],))
         self.values: list[float] = []  # the block's numbers, row after row
         self.pending: list[tuple[int, list[str]]] = []  # the block's rows, for the message if one is wrong
         self.filled = 0  # rows checked and in ``out``
-        self.labels: np.ndarray | None = None  # each row's label, by the number _Labels gave its text
+
+    def start(self, rows: int, labelled: bool) -> None:
+        """Room for at most ``rows`` rows (and their labels)."""
+        self.out = np.empty((rows, len(self.columns)), dtype=np.float64)
+        self.labels = np.empty(rows, dtype=np.int32) if labelled else None
 
     def add(self, line: int, cells: list[str]) -> None:
         if self.filled + len(self.pending) >= len(self.out):
@@ -198,7 +204,7 @@ def load_table(path: Path, *, label_column=None, limit=None, seed=0, budget_byte
                 raise _ragged(where, line, cells, expected, origin)
             yield line, cells
 
-    numbers = _Numbers(path, np.empty((0, len(columns))), columns, names)
+    numbers = _Numbers(path, columns, names)
     if limit is None:
         n = _read_all(text, body, numbers, labels, expected, budget_bytes)
     else:
@@ -224,8 +230,7 @@ def _read_all(text: TableText, body, numbers: _Numbers, labels, width: int, budg
     fits = None if budget_bytes is None else budget_bytes // (4 * width)
     count, estimated = text.count_lines(stop_after=fits)
     check_budget(where, count, (width,), f"this table{estimated} holds about {count:,} rows", budget_bytes)
-    numbers.out = np.empty((count, len(numbers.columns)), dtype=np.float64)
-    numbers.labels = None if labels is None else np.empty(count, dtype=np.int32)
+    numbers.start(count, labels is not None)
     n = 0
     for line, cells in body():
         if labels is not None:
@@ -262,8 +267,7 @@ def _read_kept(text: TableText, body, numbers: _Numbers, labels, width: int, bud
         keep = stratified_positions(counts, limit, seed) if limit < n else [np.arange(c) for c in counts]
         group_of = np.searchsorted(classes, label_of).tolist()  # each distinct text's class: its index in keep
     kept = sum(len(k) for k in keep)
-    numbers.out = np.empty((kept, len(numbers.columns)), dtype=np.float64)
-    numbers.labels = None if labels is None else np.empty(kept, dtype=np.int32)
+    numbers.start(kept, labels is not None)
     keep = [k.tolist() + [-1] for k in keep]  # -1: past the last chosen position
     seen = [0] * len(keep)  # rows met so far of each group
     taken = [0] * len(keep)  # of each group's chosen positions, how many are behind us
