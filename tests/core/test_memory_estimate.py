@@ -142,21 +142,24 @@ def _conv_b2048():
     (lambda: mlp(2048, 2048, batch=512, n_in=1024), 1200),  # weights and Adam's state dominate
     (_conv_b2048, 4200),  # one batch's activations dominate
 ], ids=["mlp 1024-2048-2048, batch 512", "conv preset, batch 2048"])
-def test_a_real_training_run_stays_within_twice_the_estimate(probe, make, rows, tmp_path):
-    """Peak RSS of a real run (two steps, validation, the final report) against the estimate.
+def test_a_real_training_run_peaks_near_the_estimate(probe, make, rows, tmp_path):
+    """Peak RSS of a real run (one or two steps, validation, the final report) against the estimate.
 
-    Measured here: 1.10-1.45x. The estimate counts live tensors; the process also holds heap that
-    glibc keeps after a free and oneDNN's workspaces (about 25 MB for any conv model). Within 2x
-    either way is what a refusal at 60% of the machine needs."""
+    The estimate counts live tensors, so glibc is told to hand every freed block of 128 KB or more
+    back at once: measured 0.88-1.25x (the conv model's extra is oneDNN's workspaces). Left to
+    itself glibc keeps freed heap for reuse, and the same runs peak at 1.1-1.45x standalone and up to
+    2.2x with other tests running beside them: the room the 60% default leaves is for that, the data
+    and the process itself."""
     spec = make()
     spec.train.epochs = 1
     script = tmp_path / "real_step.py"
     script.write_text(REAL_STEP)
-    result = probe([str(script), spec.to_json(), str(rows)], rss_limit_mb=4000, timeout=180)
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072"}
+    result = probe([str(script), spec.to_json(), str(rows)], env=env, rss_limit_mb=4000, timeout=180)
     assert result.rc == 0, result
     figures = json.loads(result.stdout)
     assert figures["steps"] >= 1
-    assert figures["estimate"] / 2 < figures["rise"] < 2 * figures["estimate"], figures
+    assert 0.6 < figures["rise"] / figures["estimate"] < 1.6, figures
 
 
 # --- hostile specs are refused at once --------------------------------------------------------------
@@ -178,9 +181,9 @@ HOSTILE_CHILD = textwrap.dedent("""
         return spec
 
     spec = eval(sys.argv[1])
-    started = time.perf_counter()
+    started = time.thread_time()  # CPU time: what the estimate costs, however busy the machine
     print(memory_problem(spec))
-    print(f"{time.perf_counter() - started:.3f}")
+    print(f"{time.thread_time() - started:.3f}")
 """)
 
 
@@ -195,25 +198,26 @@ def test_a_hostile_spec_is_refused_in_one_line_without_allocating_it(probe, name
     assert re.match(r"this model needs about [\d,.]+ (GB|TB) \([\d.,]+ billion parameters, batches of 128\) "
                     r"for training; this machine has [\d.,]+ (GB|TB) and the limit is 14 GB, set by "
                     r"AEGUI_MEMORY_LIMIT; .*" + re.escape(HOW_TO_RAISE), line), line
-    # The estimate itself, with the one-off loading of torch's meta kernels that a process's first
-    # meta op pays (1-2.5 s here; the optimiser's first step loads the same modules anyway).
+    # The estimate itself, with the one-off loading (torch._dynamo, sympy) that a process's first meta
+    # op pays: 1.1-1.3 s of CPU here, which an optimiser's first step pays anyway. Measured wall time
+    # of the child: 1.9-3.4 s alone; the margin is for a machine shared with other tests.
     assert float(seconds) < 5
-    assert result.seconds < 10 and result.peak_mb < 600, result  # python and torch alone: about 300 MB
+    assert result.seconds < 15 and result.peak_mb < 600, result  # measured: 225-300 MB
 
 
 def test_the_estimate_is_fast_for_presets_and_for_a_2000_layer_spec():
     estimate_training_memory(get_preset("ae"))  # the first meta op of a process loads torch's meta kernels
     worst = 0.0
-    for name in PRESETS:
+    for name in PRESETS:  # in CPU time, so that other tests on the machine do not count
         spec = get_preset(name)
         spec.train.batch_size += 1  # not the cached trace of another test
-        started = time.perf_counter()
+        started = time.thread_time()
         estimate_training_memory(spec)
-        worst = max(worst, time.perf_counter() - started)
-    assert worst < 0.25  # measured here: 5-40 ms, attention the slowest
-    started = time.perf_counter()
+        worst = max(worst, time.thread_time() - started)
+    assert worst < 0.1  # measured here: 5-40 ms, attention the slowest
+    started = time.thread_time()
     assert estimate_training_memory(mlp(*[1024] * 2000)).method == "counted"
-    assert time.perf_counter() - started < 1.0  # measured: 0.07-0.16 s, mostly validation
+    assert time.thread_time() - started < 1.0  # measured: 0.05-0.16 s, mostly validation
 
 
 def test_the_estimate_exists_where_the_meta_trace_fails(monkeypatch):
