@@ -241,6 +241,7 @@ class MainWindow(ProjectCommands, QMainWindow):
         self.tabs.currentChanged.connect(self._update_snapshots_wanted)
         self._update_snapshots_wanted()
         self.builder.liveValueChanged.connect(self._on_live_value)
+        self.builder.summaryChanged.connect(self._update_actions)
         self.state.specChanged.connect(lambda _: self._update_actions())
         self.state.specChanged.connect(lambda _: self._update_device_label())
         self.state.datasetChanged.connect(lambda _: self._update_actions())
@@ -270,8 +271,9 @@ class MainWindow(ProjectCommands, QMainWindow):
         self.settings.sync()
 
     # --- commands ----------------------------------------------------------------------------------------
-    def train_blocker(self) -> str:
-        """Why training cannot start now, or '' when it can."""
+    def train_blocker(self, exact: bool = False) -> str:
+        """Why training cannot start now, or '' when it can. The memory verdict is the builder's, made off
+        the GUI thread; ``exact`` (pressing Train) asks it here when the builder's is not in yet."""
         if self.state.dataset is None:
             return "load a dataset first"
         spec, dataset = self.state.spec, self.state.dataset
@@ -290,15 +292,18 @@ class MainWindow(ProjectCommands, QMainWindow):
             resolve_device(spec.train.device)
         except ValueError as exc:  # e.g. cuda asked for on a machine without a GPU
             return str(exc)
+        shown = self.builder.memory_problem_shown(spec, dataset.x.nbytes)
+        if shown is not None or not exact:
+            return shown or ""
         from ..core.memory_estimate import memory_problem
 
-        # Traced on the meta device (the builder's summary asks about the same spec): nothing is built here.
+        # Traced on the meta device (cached, as the builder asks about the same spec): nothing is built here.
         return memory_problem(spec, data_bytes=dataset.x.nbytes)
 
     def train(self) -> None:
         if self.controller.is_active:
             return
-        blocker = self.train_blocker()
+        blocker = self.train_blocker(exact=True)
         if blocker:
             self.statusBar().showMessage(f"Cannot train: {blocker}", 5000)
             return

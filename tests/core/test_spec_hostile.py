@@ -121,14 +121,9 @@ def test_a_hostile_spec_file_is_one_line_and_exit_2_before_any_work(probe, tmp_p
     path, words = make(tmp_path)
     result = train_cli(probe, tmp_path, path)
     assert_refused(result, tmp_path, *words)
-    if make in (_dev_zero, _named_pipe) and (result.seconds >= 5 or result.peak_mb >= 400):
-        # /dev/zero reached 3 GB in 8 s, and a pipe waited forever; refused by the stat, each takes 1.7 s
-        # (importing torch) and 222 MB. A busy machine slows the import, and a child of a large pytest
-        # starts its peak at the parent's size (Linux keeps ru_maxrss across exec): then the same command
-        # refusing a missing file, which reads nothing, is the yardstick.
-        yardstick = train_cli(probe, tmp_path, tmp_path / "missing.json")
-        assert yardstick.rc == 2 and "missing.json" in yardstick.stderr, yardstick
-        assert result.seconds < yardstick.seconds + 2 and result.peak_mb < yardstick.peak_mb + 100, (result, yardstick)
+    # /dev/zero reached 3 GB in 8 s, and a pipe waited forever; refused by the stat, each takes 1.7 s
+    # (importing torch) and 222 MB. The time is generous for a busy machine.
+    assert result.peak_mb < 400 and result.seconds < 20, result
 
 
 @pytest.mark.parametrize("lr", ["1e300", "inf", "nan"])

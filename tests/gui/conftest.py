@@ -85,8 +85,7 @@ def settle(qtbot, window) -> None:
     """
     close_error_dialogs()
     if shiboken6.isValid(window):
-        timer = window.builder._summary_timer
-        qtbot.waitUntil(lambda: not timer.isActive(), timeout=5000)
+        qtbot.waitUntil(lambda: not window.builder.summary_pending, timeout=5000)
 
 
 @pytest.fixture
@@ -105,6 +104,8 @@ def make_window(qtbot, mnist600, settings_path):
         if show:
             window.show()
             qtbot.waitExposed(window)
+        # The builder's summary (and memory verdict) comes from a worker: a test starts from a settled window.
+        qtbot.waitUntil(lambda: not window.builder.summary_pending, timeout=15_000)
         return window
 
     yield make

@@ -14,9 +14,8 @@ SUMMARY_TIMEOUT_MS = 5000
 
 
 def wait_summary(qtbot, window) -> None:
-    """Wait out the builder's 120 ms summary debounce (so no timer is left running either)."""
-    timer = window.builder._summary_timer
-    qtbot.waitUntil(lambda: not timer.isActive(), timeout=SUMMARY_TIMEOUT_MS)
+    """Wait out the summary: its 120 ms debounce and its job (so no timer or thread is left running)."""
+    qtbot.waitUntil(lambda: not window.builder.summary_pending, timeout=SUMMARY_TIMEOUT_MS)
 
 
 def shapes(window) -> list[str]:

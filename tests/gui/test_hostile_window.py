@@ -6,6 +6,8 @@ import errno
 import os
 from pathlib import Path
 
+import numpy as np
+import pytest
 from PySide6.QtWidgets import QMessageBox
 
 import aegui.gui.projects as projects_module
@@ -61,3 +63,49 @@ def test_a_spec_that_cannot_be_saved_is_kept_and_offered_elsewhere(qtbot, make_w
     assert box is not None and "No space left on device" in box.text()
     assert target.read_text() == "the earlier spec"
     box.close()
+
+
+def _hostile_files():
+    """The command line's hostile-file builders (tests/core/test_data_bounds.py), for the same files here."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "core" / "test_data_bounds.py"
+    spec = importlib.util.spec_from_file_location("hostile_data_files", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda files, folder: files.padded_idx_gz(folder / "pad-images-idx3-ubyte.gz"), "reading stopped there"),
+    (lambda files, folder: files.csv_bomb_gz(folder / "bomb.csv.gz"), "budget"),
+    (lambda files, folder: [files.big_png(folder / "huge" / name, 14_000, 14_000, header_only=True)
+                            for name in ("a.png", "b.png")][0], "megapixel"),
+])
+def test_a_hostile_file_in_the_data_panel_is_a_message_in_place(qtbot, window, tmp_path, make, words):
+    """The same files as the command line's: one message, the window stays responsive, and the dataset and
+    model already open stay."""
+    import time
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QLabel
+
+    files = _hostile_files()
+    (tmp_path / "huge").mkdir()
+    path = make(files, tmp_path)
+    before_data, before_spec = window.state.dataset, window.state.spec
+    ticks: list[float] = []
+    timer = QTimer(window, interval=10)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start()
+    try:
+        with qtbot.waitSignal(window.data_panel.loadFinished, timeout=60_000) as finished:
+            window.data_panel.load(str(path.parent if path.suffix == ".png" else path))
+    finally:
+        timer.stop()
+    assert finished.args == [False]
+    error = window.findChild(QLabel, "dataErrorLabel")
+    assert not error.isHidden() and words in error.text(), error.text()
+    assert window.state.dataset is before_data and window.state.spec == before_spec
+    gaps = np.diff(ticks) if len(ticks) > 1 else np.array([0.0])
+    assert gaps.max() < 0.5, f"the window froze for {gaps.max():.2f} s during the load"

@@ -51,13 +51,14 @@ def test_geometry_and_last_preset_persist(qtbot, make_window, settings_path):
     # use the narrowest width the window allows (it is clamped back up to it) and a height that fits.
     first.resize(first.minimumSizeHint().width(), 640)
     qtbot.waitUntil(lambda: first.height() == 640, timeout=2000)
-    size = first.size()
     combo = find_one(first, QComboBox, "presetCombo")
     index = combo.findText("vae")
     combo.setCurrentIndex(index)
     combo.activated.emit(index)
     assert first.state.spec.name == "vae"
-    qtbot.waitUntil(lambda: not first.builder._summary_timer.isActive(), timeout=5000)
+    qtbot.waitUntil(lambda: not first.builder.summary_pending, timeout=5000)
+    qtbot.wait(50)  # the new summary's text may widen the window's minimum: the size kept is the one at close
+    size = first.size()
     first.close()
 
     stored = QSettings(settings_path, QSettings.Format.IniFormat)
@@ -72,7 +73,7 @@ def test_geometry_and_last_preset_persist(qtbot, make_window, settings_path):
     assert second.state.spec.name == "vae"
     assert second.state.spec.objective.variational.enabled
     assert find_one(second, QComboBox, "presetCombo").currentText() == "vae"
-    qtbot.waitUntil(lambda: not second.builder._summary_timer.isActive(), timeout=5000)
+    qtbot.waitUntil(lambda: not second.builder.summary_pending, timeout=5000)
 
 
 def test_edits_to_the_model_persist(qtbot, make_window, settings_path):
@@ -80,11 +81,11 @@ def test_edits_to_the_model_persist(qtbot, make_window, settings_path):
     spec = first.state.spec
     spec.train.epochs, spec.latent.dim = 7, 5
     first.state.edit_spec(spec, "edits")
-    qtbot.waitUntil(lambda: not first.builder._summary_timer.isActive(), timeout=5000)
+    qtbot.waitUntil(lambda: not first.builder.summary_pending, timeout=5000)
     first.close()
     second = make_window()
     assert (second.state.spec.train.epochs, second.state.spec.latent.dim) == (7, 5)
-    qtbot.waitUntil(lambda: not second.builder._summary_timer.isActive(), timeout=5000)
+    qtbot.waitUntil(lambda: not second.builder.summary_pending, timeout=5000)
 
 
 def test_a_damaged_saved_spec_falls_back_to_the_preset(qtbot, make_window, settings_path):
@@ -94,7 +95,7 @@ def test_a_damaged_saved_spec_falls_back_to_the_preset(qtbot, make_window, setti
     stored.sync()
     window = make_window()
     assert window.state.spec.name == "vae"
-    qtbot.waitUntil(lambda: not window.builder._summary_timer.isActive(), timeout=5000)
+    qtbot.waitUntil(lambda: not window.builder.summary_pending, timeout=5000)
 
 
 def test_unknown_saved_preset_falls_back_to_the_default(qtbot, make_window, settings_path):
@@ -103,7 +104,7 @@ def test_unknown_saved_preset_falls_back_to_the_default(qtbot, make_window, sett
     stored.sync()
     window = make_window()
     assert window.state.spec.name == "ae"
-    qtbot.waitUntil(lambda: not window.builder._summary_timer.isActive(), timeout=5000)
+    qtbot.waitUntil(lambda: not window.builder.summary_pending, timeout=5000)
 
 
 def test_plots_follow_a_switch_to_a_dark_scheme_and_back(qtbot, make_window, qapp):
@@ -122,4 +123,4 @@ def test_plots_follow_a_switch_to_a_dark_scheme_and_back(qtbot, make_window, qap
     finally:
         restyle_plots(qapp, dark=False)
     assert all(v.backgroundBrush().color().name() == "#ffffff" for v in views)
-    qtbot.waitUntil(lambda: not window.builder._summary_timer.isActive(), timeout=5000)
+    qtbot.waitUntil(lambda: not window.builder.summary_pending, timeout=5000)

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QScrollArea, QSpinBox, QVBoxLayout, QWidget,
 )
 
+from ...core.model_summary import summarize
 from ...core.presets import PRESETS, describe_presets, fit_to_input, get_preset, is_stock_preset
 from ...core.spec import AutoencoderSpec, LayerSpec
 from ...core.spec_edit import blank_spec, mirrored_decoder_layers, retarget_family_layers
@@ -22,7 +23,7 @@ from ...core.spec_rules import (
 )
 from ..widgets.diagram import ArchitectureDiagram
 from ..widgets.layer_table import LayerTable, number_editor
-from ...core.model_summary import summarize
+from ..workers import Worker
 
 BLANK = "(blank)"
 def _combo(items) -> QComboBox:
@@ -35,8 +36,15 @@ def _choice(path: str) -> QComboBox:
     return _combo(choices(path))
 
 
+def summary_job(token, spec, issues, data_bytes: int):
+    """Worker job: the summary. Its first trace in a process imports torch's meta kernels (about 1.2 s
+    on the 2-core machine), which on the GUI thread froze the window as it opened."""
+    return spec, data_bytes, summarize(spec, issues, data_bytes)
+
+
 class ModelBuilder(QWidget):
     liveValueChanged = Signal(str, float)
+    summaryChanged = Signal()  # a new summary (and memory verdict) is shown
 
     def __init__(self, state, parent: QWidget | None = None):
         super().__init__(parent)
@@ -49,6 +57,9 @@ class ModelBuilder(QWidget):
         self._loading = False
         self._summary_timer = QTimer(self, singleShot=True, interval=120)
         self._summary_timer.timeout.connect(self._refresh_summary)
+        self.summary_worker = Worker("model-summary", self)
+        self.summary_worker.done.connect(self._show_summary)
+        self.summary = None  # (spec, data bytes, ModelSummary) of the summary on show
 
         self.preset_combo = _combo([name for name, _ in describe_presets()] + [BLANK])
         self.preset_combo.setObjectName("presetCombo")
@@ -292,9 +303,26 @@ class ModelBuilder(QWidget):
             for p, m in issues))
         self.problems_label.setVisible(bool(issues))
 
+    @property
+    def summary_pending(self) -> bool:
+        """Whether an edit's summary is still to come (its debounce, or its job)."""
+        return self._summary_timer.isActive() or self.summary_worker.busy
+
+    def memory_problem_shown(self, spec, data_bytes: int) -> str | None:
+        """The shown summary's memory verdict when it is about this spec and data, else None."""
+        if self.summary is None:
+            return None
+        shown_spec, shown_bytes, summary = self.summary
+        return summary.memory_problem if shown_spec == spec and shown_bytes == data_bytes else None
+
     def _refresh_summary(self) -> None:
         dataset = self.state.dataset
-        summary = summarize(self.state.spec, self.state.issues, dataset.x.nbytes if dataset is not None else 0)
+        self.summary_worker.submit(summary_job, self.state.spec.copy(), list(self.state.issues),
+                                   dataset.x.nbytes if dataset is not None else 0)
+
+    def _show_summary(self, result) -> None:
+        self.summary = result
+        summary = result[2]
         self.diagram.set_blocks(summary.blocks)
         self.param_label.setText(summary.headline)
         # Beside the count, what training would need; over the budget it is the reason Train is off.
@@ -304,10 +332,12 @@ class ModelBuilder(QWidget):
         self.memory_label.setStyleSheet("color:#d9534f;font-weight:bold;" if summary.memory_problem else "")
         self.shapes_list.clear()
         self.shapes_list.addItems([f"{name}: {shape}" for name, shape in summary.shapes])
+        self.summaryChanged.emit()
 
     def shutdown(self) -> None:
         """The window is closing: no summary refresh may fire after it."""
         self._summary_timer.stop()
+        self.summary_worker.shutdown(timeout=2.0)
 
     def _on_locked(self, locked: bool) -> None:
         if not locked:
