@@ -168,6 +168,8 @@ class DataPanel(QWidget):
         self.loadFinished.emit(False)
 
     def show_error(self, message: str) -> None:
+        # The engine's advice names the command line's option; here the same thing is the Limit box.
+        message = message.replace("use --limit ", "set Limit to ").replace("--limit", "Limit")
         kept = f" The current dataset ({self.state.dataset.name}) is still loaded." if self.state.dataset else ""
         self.error_label.setText(f"Import failed: {message}.{kept}")
         self.error_label.show()
