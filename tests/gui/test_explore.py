@@ -72,11 +72,11 @@ def test_the_latent_map_is_made_off_the_gui_thread_from_the_runs_validation_rows
     assert "120 validation samples" in explorer.status.text()
     assert explorer.decoded.image.image is not None and explorer.decoded.image.image.shape == (28, 28)
     assert explorer.prior_button.isEnabled()
-    with qtbot.waitSignal(explorer.gallery_worker.done, timeout=WAIT_MS):
+    with qtbot.waitSignal(explorer.strip.worker.done, timeout=WAIT_MS):
         explorer.show_traversal()
     assert "dimension 0" in explorer.gallery_caption.text()
-    explorer.path_combo.setCurrentIndex(explorer.path_combo.findData("slerp"))
-    with qtbot.waitSignal(explorer.gallery_worker.done, timeout=WAIT_MS):
+    explorer.strip.path_combo.setCurrentIndex(explorer.strip.path_combo.findData("slerp"))
+    with qtbot.waitSignal(explorer.strip.worker.done, timeout=WAIT_MS):
         explorer.show_interpolation()
     assert "slerp" in explorer.gallery_caption.text()
 

@@ -1,64 +1,53 @@
-"""The latent-space explorer: a map of codes you can drag through and decode.
+"""The latent-space explorer: a map of codes to hover, pin, drag through and tile with decodings.
 
-Codes of the run's validation samples (evenly spread, up to 1,000) are projected to 2-D (PCA, or the code itself
-when it has two dimensions). Dragging the target decodes the point under it;
-the buttons show prior samples, a traversal of one code dimension, and an
-interpolation between two real samples.
+Up to 5,000 codes of the run's validation split (or of the whole set, on request)
+are drawn on a map: PCA, any two code dimensions, the code itself when it is 2-D,
+or UMAP / t-SNE when installed. Points are coloured by class (each class can be
+hidden from the legend) or, without labels, by reconstruction error. Hovering a
+point shows its input and reconstruction; clicking pins it; shift-clicking picks
+interpolation ends. The handle decodes the code under it, large, beside the map;
+the manifold grid tiles the visible region with decodings.
 
-The numbers come from ``core.latent``. Building the model copy, encoding the
-samples and projecting them runs in a worker thread (latest wins: a newer run
-snapshot supersedes a map still being made), and so do the gallery's decodes;
-the panel draws when the result arrives. Only the target's single decode runs
-on the GUI thread, as the mouse drags it: one code through the decoder took
-0.1-0.4 ms for the stock vae, ae and conv-vae (2-core machine), well inside a frame.
+Everything slow runs in workers (latest wins): the map job (model copy, encode,
+reconstruct, project), re-projections, the grid. Dragging is coalesced to at most
+one decode per frame; a decode measured under ``INLINE_DECODE_MS`` in the map job
+(one code through an MLP decoder: 0.1-0.4 ms) runs on the GUI thread, a slower one
+goes to its own latest-wins worker.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
 
 import numpy as np
-import pyqtgraph as pg
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (
+    QCheckBox, QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QVBoxLayout,
+    QWidget,
+)
 
-from ...core.inference import InferenceModel
-from ...core.latent import Projection, encode_rows, lerp, prior_codes, project, slerp, traversal
+from ...core.latent import projection_choices
 from ...core.spec_rules import input_fits
-from ..widgets.image_grid import ImageGrid
-from ..widgets.when_shown import WeightsWhenShown, blank, run_matches
+from ..widgets.when_shown import WeightsWhenShown, run_matches
 from ..workers import Worker
+from ...core.latent import prior_codes, traversal
+from .latent_map import (
+    ERROR_COLOURS, GALLERY, INLINE_DECODE_MS, MAP_SAMPLES, PALETTE, Gallery, LatentMap, MapPlot, SampleCanvas,
+    grid_job, make_map, reproject,
+)
 
-PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
-           "#bab0ac"]
-MAP_SAMPLES = 1000
-GALLERY = 9  # images in a traversal or interpolation row
+try:  # LatentTools (sliders, strips, arithmetic) is being written beside this panel
+    from .latent_tools import LatentTools
+except ImportError:
+    LatentTools = None
 
-
-@dataclass
-class LatentMap:
-    """What the map job hands back: everything the panel draws and decodes from."""
-
-    model: InferenceModel
-    codes: np.ndarray  # (N, D)
-    points: np.ndarray  # (N, 2)
-    projection: Projection
-    labels: np.ndarray  # (N,), zeros when the data has none
-    which: str = "samples"  # what the rows are, for the map's title
+FRAME_MS = 16  # at most one drag decode per 60 Hz frame
+GRID_THROTTLE_MS = 150  # pan and zoom redo the manifold grid at most this often
+PROJECTIONS = {"code": "the code itself", "pca": "PCA", "dims": "two dimensions", "umap": "UMAP",
+               "tsne": "t-SNE"}
 
 
-def make_map(token, run, dataset, rows: np.ndarray, which: str = "samples") -> LatentMap:
-    """Worker job: a model copy from the run, the codes of ``rows`` and their 2-D map."""
-    model = InferenceModel.from_run(run)
-    codes = encode_rows(model, dataset, rows, cancel=token.is_set)
-    points, projection = project(codes)
-    labels = dataset.labels[rows].copy() if dataset.labels is not None else np.zeros(len(rows), int)
-    return LatentMap(model, codes, points, projection, labels, which)
-
-
-def decode_job(token, model: InferenceModel, codes: np.ndarray, caption: str):
-    return model.decode(codes, cancel=token.is_set), caption
-
-
-TITLE = "Codes of validation samples"
+def decode_one(token, model, code: np.ndarray):
+    return model.decode(code[None])[0]
 
 
 class LatentExplorer(WeightsWhenShown, QWidget):
@@ -69,181 +58,395 @@ class LatentExplorer(WeightsWhenShown, QWidget):
         self.setObjectName("latentExplorer")
         self.state = state
         self.map: LatentMap | None = None
-        self.map_worker = Worker("latent-map", self)
-        self.map_worker.done.connect(self._show_map)
+        self.code: np.ndarray | None = None  # the full code under the handle (the sliders' code)
+        self.pinned: int | None = None
+        self.ends: list[int | None] = [None, None]
+        self._next_end = 0
+        self._run = None
+        self._pending_xy: tuple[float, float] | None = None
+        self._last_decode = 0.0
+        self._moving_handle = False
+        self.map_worker = self._worker("latent-map", self._show_map)
         self.map_worker.failed.connect(self._map_failed)
-        self.gallery_worker = Worker("latent-decode", self)
-        self.gallery_worker.done.connect(self._show_gallery)
+        self.grid_worker = self._worker("latent-grid", self._show_grid)
+        self.drag_worker = self._worker("latent-drag", self._show_decoded)
+        self.drag_timer = QTimer(self, singleShot=True)
+        self.drag_timer.timeout.connect(self._decode_pending)
+        self.grid_timer = QTimer(self, singleShot=True, interval=GRID_THROTTLE_MS)
+        self.grid_timer.timeout.connect(self.refresh_grid)
+
         self.status = QLabel("Train a model to explore its latent space: the map fills in after the first epoch.")
         self.status.setWordWrap(True)
-        self.map_plot = pg.PlotWidget(title=TITLE)
-        self.map_plot.setObjectName("latentMap")
-        # One item per label with one brush: pyqtgraph renders each distinct brush once,
-        # so per-point brushes would re-render a symbol for every point.
-        self.scatters: list[pg.ScatterPlotItem] = []
-        self.target = pg.TargetItem(pos=(0, 0), size=14, movable=True)
-        self.target.sigPositionChanged.connect(self._decode_target)
-        self.map_plot.addItem(self.target)
-        self.decoded = ImageGrid(columns=1)
+        self.plot = MapPlot()
+        self.plot.handle.sigPositionChanged.connect(self._handle_moved)
+        self.plot.getPlotItem().getViewBox().sigRangeChanged.connect(self._view_moved)
+        self.decoded = SampleCanvas("Decoded at the handle")
         self.decoded.setObjectName("latentDecoded")
-        self.decoded.setMinimumWidth(220)
-        self.gallery = ImageGrid(columns=GALLERY)
-        self.gallery.setObjectName("latentGallery")
-        self.gallery_caption = QLabel()
-        self.prior_button = QPushButton("Prior samples")
-        self.prior_button.setToolTip("Decode random codes from N(0, I): meaningful for a VAE or AAE")
-        self.dim_spin = QSpinBox()
-        self.dim_spin.setPrefix("dimension ")
-        self.traverse_button = QPushButton("Traverse")
-        self.traverse_button.setToolTip("Vary one code dimension from -3 to +3 standard deviations")
-        self.path_combo = QComboBox()
-        self.path_combo.addItem("straight line", "lerp")
-        self.path_combo.addItem("great circle (slerp)", "slerp")
-        self.path_combo.setToolTip("A straight line between two codes, or an arc that keeps their length "
-                                   "(for a VAE, the line's middle falls where the prior has little mass)")
-        self.interp_button = QPushButton("Interpolate")
-        self.interp_button.setToolTip("Decode a path between the codes of two random samples")
-        self.prior_button.clicked.connect(self.show_prior_samples)
-        self.traverse_button.clicked.connect(self.show_traversal)
-        self.interp_button.clicked.connect(self.show_interpolation)
+        self.decoded.setMinimumSize(240, 240)
+        self.hover_input = SampleCanvas("Input")
+        self.hover_recon = SampleCanvas("Reconstruction")
+        self.hover_caption = QLabel("Hover a point to see it; click to pin it, shift-click to pick "
+                                    "interpolation ends.")
+        self.hover_caption.setWordWrap(True)
 
+        self.which_combo = QComboBox()
+        self.which_combo.addItem("validation split", "val")
+        self.which_combo.addItem("whole set", "all")
+        self.projection_combo = QComboBox()
+        self.dim_x, self.dim_y = QSpinBox(), QSpinBox()
+        for spin, prefix in ((self.dim_x, "x: dim "), (self.dim_y, "y: dim ")):
+            spin.setPrefix(prefix)
+            spin.valueChanged.connect(self._projection_chosen)
+        self.grid_check = QCheckBox("Manifold grid")
+        self.grid_spin = QSpinBox(minimum=5, maximum=30, value=12, prefix="n = ")
+        self.spread_check = QCheckBox("Posterior spread")
+        self.spread_check.setToolTip(f"Error bars of ±1 posterior standard deviation for {300} points (VAE)")
+        self.progress = QProgressBar(maximum=0)  # busy: encodes and embeddings report no fraction
+        self.cancel_button = QPushButton("Cancel")
+        self.which_combo.currentIndexChanged.connect(self._reload)
+        self.projection_combo.currentIndexChanged.connect(self._projection_chosen)
+        self.grid_check.toggled.connect(self._grid_toggled)
+        self.grid_spin.valueChanged.connect(lambda _: self.refresh_grid())
+        self.spread_check.toggled.connect(lambda on: self.plot.show_spread(self.map, on))
+        self.cancel_button.clicked.connect(self._cancel_map)
+
+        controls = QHBoxLayout()
+        for w in (QLabel("Codes of"), self.which_combo, QLabel("map:"), self.projection_combo, self.dim_x,
+                  self.dim_y, self.grid_check, self.grid_spin, self.spread_check, self.progress,
+                  self.cancel_button):
+            controls.addWidget(w)
+        controls.addStretch(1)
+        hover = QHBoxLayout()
+        hover.addWidget(self.hover_input)
+        hover.addWidget(self.hover_recon)
+        side = QVBoxLayout()
+        side.addWidget(self.decoded, 3)
+        side.addWidget(self.hover_caption)
+        side.addLayout(hover, 2)
         top = QHBoxLayout()
-        top.addWidget(self.map_plot, 3)
-        top.addWidget(self.decoded, 1)
-        buttons = QHBoxLayout()
-        for w in (self.prior_button, self.dim_spin, self.traverse_button, self.path_combo, self.interp_button):
-            buttons.addWidget(w)
-        buttons.addStretch(1)
+        top.addWidget(self.plot.legend)
+        top.addWidget(self.plot, 3)
+        top.addLayout(side, 2)
         layout = QVBoxLayout(self)
         layout.addWidget(self.status)
+        layout.addLayout(controls)
         layout.addLayout(top, 3)
-        layout.addLayout(buttons)
-        layout.addWidget(self.gallery_caption)
-        layout.addWidget(self.gallery, 1)
+        self.strip = Gallery()
+        self.strip.prior_button.clicked.connect(self.show_prior_samples)
+        self.strip.traverse_button.clicked.connect(self.show_traversal)
+        self.strip.interp_button.clicked.connect(self.show_interpolation)
+        self.gallery, self.gallery_caption, self.prior_button = self.strip.images, self.strip.caption, \
+            self.strip.prior_button
+        layout.addWidget(self.strip, 1)
+        self.tools = LatentTools(self) if LatentTools is not None else None
+        if self.tools is not None:
+            self.tools.codeChanged.connect(self._slider_moved)
+            layout.addWidget(self.tools, 2)
+        self._busy(False)
         self._set_enabled(False)
         self.watch_state(state)
 
+    def _worker(self, name: str, done) -> Worker:
+        worker = Worker(name, self)
+        worker.done.connect(done)
+        return worker
+
     @property
-    def model(self) -> InferenceModel | None:
+    def scatters(self) -> list:
+        return self.plot.scatters
+
+    @property
+    def model(self):
         return self.map.model if self.map is not None else None
 
+    def _busy(self, on: bool) -> None:
+        self.progress.setVisible(on)
+        self.cancel_button.setVisible(on)
+
     def _set_enabled(self, on: bool) -> None:
-        for w in (self.prior_button, self.dim_spin, self.traverse_button, self.path_combo, self.interp_button,
-                  self.target):
+        for w in (self.projection_combo, self.dim_x, self.dim_y, self.grid_check, self.grid_spin,
+                  self.spread_check, self.plot.handle):
             w.setEnabled(on)
+        self.strip.set_enabled(on)
 
     def clear_shown(self, message: str) -> None:
-        """The run's model no longer describes the spec or the data: its map, the decoded image and
-        the gallery go with it, and a map or gallery still being made is never drawn."""
-        self.map_worker.cancel()
-        self.gallery_worker.cancel()
-        self.map = None
-        self._clear_scatters()
-        blank(self.decoded)
-        blank(self.gallery)
-        self.gallery_caption.setText("")
-        self.map_plot.setTitle(TITLE)
+        """The run's model no longer describes the spec or the data: everything drawn from it goes,
+        and a map, grid or decode still being made is never drawn."""
+        for worker in (self.map_worker, self.grid_worker, self.drag_worker):
+            worker.cancel()
+        self.drag_timer.stop()
+        self.grid_timer.stop()
+        self.map, self.code, self._run, self.pinned, self.ends = None, None, None, None, [None, None]
+        self.plot.clear_points()
+        for view in (self.decoded, self.hover_input, self.hover_recon):
+            view.clear_sample()
+        self.strip.clear()
+        self.plot.setTitle("")
         for side in ("bottom", "left"):  # the old projection's axis names and scale go with it
-            self.map_plot.setLabel(side, "")
-        self.map_plot.getPlotItem().setRange(xRange=(-1, 1), yRange=(-1, 1))
-        self.target.setPos(0, 0)
+            self.plot.setLabel(side, "")
+        self.plot.getPlotItem().setRange(xRange=(-1, 1), yRange=(-1, 1))
+        if self.tools is not None:
+            self.tools.clear(message)
+        self._busy(False)
         self._set_enabled(False)
         self.status.setText(message)
-
-    def _clear_scatters(self) -> None:
-        for item in self.scatters:
-            self.map_plot.removeItem(item)
-        self.scatters = []
 
     # --- a run's weights: the map is made in the worker ---------------------------------------------
     def use_weights(self, run):
         dataset = self.state.dataset
         if dataset is None or not input_fits(run.spec, dataset):
             return False
-        rows, which = np.arange(len(dataset)), "samples"
-        if run_matches(run, dataset) and len(run.val_index) >= 2:
+        self._run = run
+        self._submit_map()
+
+    def _submit_map(self) -> None:
+        dataset, run = self.state.dataset, self._run
+        rows, which = np.arange(len(dataset)), "samples of the whole set"
+        if self.which_combo.currentData() == "val" and run_matches(run, dataset) and len(run.val_index) >= 2:
             rows, which = run.validation_rows(dataset), "validation samples"
-        rows = rows[np.linspace(0, len(rows) - 1, min(MAP_SAMPLES, len(rows))).astype(int)]
+        total = len(rows)
+        rows = rows[np.linspace(0, total - 1, min(MAP_SAMPLES, total)).astype(int)]
+        if len(rows) < total:
+            which = f"{which} (evenly spread, of {total:,})"
         if self.map is None:
-            self.status.setText(f"Encoding {len(rows):,} samples…")
-        self.map_worker.submit(make_map, run, dataset, rows, which)
+            self.status.setText(f"Encoding {len(rows):,} {which}…")
+        self._busy(True)
+        # The job falls back to the code itself when the code has two dimensions or fewer.
+        kind = self.projection_combo.currentData() or "pca"
+        self.map_worker.submit(make_map, run, dataset, rows, which, kind, (self.dim_x.value(), self.dim_y.value()))
+
+    def _reload(self) -> None:
+        if self._run is not None:
+            self._submit_map()
+
+    def _cancel_map(self) -> None:
+        self.map_worker.cancel()
+        self._busy(False)
+        self.status.setText("Map cancelled." + (" The last one stays." if self.map is not None else ""))
+
+    def _chosen_projection(self, code_dim: int) -> tuple[str, tuple[int, int]]:
+        kind = self.projection_combo.currentData()
+        if kind not in projection_choices(code_dim):
+            kind = "code" if code_dim <= 2 else "pca"
+        return kind, (self.dim_x.value(), self.dim_y.value())
+
+    def _projection_chosen(self) -> None:
+        if self.map is None or self.projection_combo.signalsBlocked():
+            return
+        kind, dims = self._chosen_projection(self.map.model.code_dim)
+        if kind == "dims" and dims[0] == dims[1]:
+            self.status.setText("Pick two different dimensions.")
+            return
+        self._busy(True)
+        self.map_worker.submit(reproject, self.map, kind, dims)
 
     def _map_failed(self, message: str) -> None:
+        self._busy(False)
         self.status.setText(f"The latent map could not be made: {message}")
 
+    def _fill_projection_choices(self, code_dim: int, current: str) -> None:
+        self.projection_combo.blockSignals(True)
+        self.projection_combo.clear()
+        for kind in projection_choices(code_dim):
+            self.projection_combo.addItem(PROJECTIONS[kind], kind)
+        self.projection_combo.setCurrentIndex(max(0, self.projection_combo.findData(current)))
+        self.projection_combo.blockSignals(False)
+        for spin in (self.dim_x, self.dim_y, self.strip.dim_spin):
+            spin.blockSignals(True)
+            spin.setRange(0, max(0, code_dim - 1))
+            spin.blockSignals(False)
+        dims = current == "dims"
+        self.dim_x.setVisible(dims)
+        self.dim_y.setVisible(dims)
+
+    def _groups(self, result: LatentMap) -> tuple[list, str]:
+        if result.labels is not None:
+            groups = [(self.state.dataset.label_name(int(v)), np.flatnonzero(result.labels == v),
+                       PALETTE[int(i) % len(PALETTE)]) for i, v in enumerate(np.unique(result.labels))]
+            return groups, "coloured by class"
+        # No labels: eight bands of reconstruction error, dark (well reconstructed) to bright.
+        edges = np.quantile(result.errors, np.linspace(0, 1, len(ERROR_COLOURS) + 1))
+        band = np.clip(np.searchsorted(edges, result.errors, side="right") - 1, 0, len(ERROR_COLOURS) - 1)
+        groups = [(f"error {edges[b]:.3g}–{edges[b + 1]:.3g}", np.flatnonzero(band == b), ERROR_COLOURS[b])
+                  for b in range(len(ERROR_COLOURS)) if np.any(band == b)]
+        return groups, "coloured by reconstruction error (no labels), dark = well reconstructed"
+
     def _show_map(self, result: LatentMap) -> None:
+        first = self.map is None or self.map.model.code_dim != result.model.code_dim
         self.map = result
-        self._clear_scatters()
-        for value in np.unique(result.labels):
-            mask = result.labels == value
-            item = pg.ScatterPlotItem(result.points[mask, 0], result.points[mask, 1], size=5, pen=None,
-                                      brush=pg.mkBrush(PALETTE[int(value) % len(PALETTE)]))
-            self.map_plot.addItem(item)
-            self.scatters.append(item)
+        self._busy(False)
+        kind = getattr(result.projection, "kind", "pca")
+        self._fill_projection_choices(result.model.code_dim, kind)
+        groups, colours = self._groups(result)
+        self.plot.draw(result, groups)
+        for item in self.plot.scatters:
+            item.sigHovered.connect(self._hovered)
+            item.sigClicked.connect(self._clicked)
         x_name, y_name = result.projection.axis_names
-        self.map_plot.setLabel("bottom", x_name)
-        self.map_plot.setLabel("left", y_name)
+        self.plot.setLabel("bottom", x_name)
+        self.plot.setLabel("left", y_name)
+        self.plot.setTitle(f"Codes of {len(result.codes):,} {result.which}: {PROJECTIONS[kind]}")
         dim = result.model.code_dim
-        self.dim_spin.setRange(0, dim - 1)
-        how = ("shown by their first two principal components" if result.projection.kind == "pca"
-               else "drawn as they are")
-        self.map_plot.setTitle(f"Codes of {len(result.codes):,} {result.which}")
-        self.status.setText(f"{len(result.codes):,} {result.which} encoded into {dim}-D codes, {how}. "
-                            "Drag the target to decode any point.")
+        means = " (posterior means)" if result.spread is not None else ""
+        self.status.setText(f"{len(result.codes):,} {result.which} encoded into {dim}-D codes{means}, "
+                            f"{colours}. Drag the handle to decode any point.")
+        self.spread_check.setEnabled(result.spread is not None)
+        self.plot.show_spread(result, self.spread_check.isChecked())
         self._set_enabled(True)
-        self._decode_target()
+        self.spread_check.setEnabled(result.spread is not None)
+        if first or self.code is None:
+            self.code = result.codes.mean(axis=0)
+            self.plot.getPlotItem().autoRange()
+        if self.tools is not None:
+            self.tools.set_context(result.model, result.codes, result.labels,
+                                   [self.state.dataset.label_name(int(v)) for v in np.unique(result.labels)]
+                                   if result.labels is not None else [], self.state.dataset, result.rows)
+        self._place_handle(self.code)
+        self._decode_code(self.code)
+        self.refresh_grid()
 
-    def code_at(self, x: float, y: float) -> np.ndarray:
-        return self.map.projection.code_at(x, y)
+    # --- hover and pick --------------------------------------------------------------------------
+    def _hovered(self, item, points, event) -> None:
+        if self.map is None or len(points) == 0:
+            return
+        self.show_point(int(points[0].data()))
 
-    def _decode_target(self) -> None:
+    def show_point(self, index: int) -> None:
+        """The hover pane: the input of the map's ``index``-th code and its reconstruction."""
+        row = int(self.map.rows[index])
+        levels = self.model.levels
+        self.hover_input.show_sample(self.state.dataset.as_float(np.array([row]))[0], levels)
+        self.hover_recon.show_sample(self.map.reconstructions[index], levels)
+        label = self.map.labels
+        name = f", {self.state.dataset.label_name(int(label[index]))}" if label is not None else ""
+        self.hover_caption.setText(f"Sample {row}{name}: reconstruction error {self.map.errors[index]:.4g}")
+
+    def _clicked(self, item, points, event) -> None:
+        if self.map is None or len(points) == 0:
+            return
+        self.pick(int(points[0].data()), bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier))
+
+    def pick(self, index: int, as_end: bool = False) -> None:
+        """Pin the map's ``index``-th code (the handle goes to it and decodes it), or make it the next
+        interpolation end."""
+        code = self.map.codes[index]
+        if as_end:
+            self.ends[self._next_end] = index
+            if self.tools is not None:
+                self.tools.set_endpoint(self._next_end, code.copy())
+            self._next_end = 1 - self._next_end
+        else:
+            self.pinned = index
+            if self.tools is not None:
+                self.tools.set_pinned(code.copy())
+            self.code = code.copy()
+            self._place_handle(self.code)
+            self._decode_code(self.code)
+        picked = [i for i in (self.pinned, *self.ends) if i is not None]
+        self.plot.markers.setData(self.map.points[picked, 0], self.map.points[picked, 1])
+        self.show_point(index)
+
+    # --- the handle: coalesced, at most one decode per frame -----------------------------------------
+    def _place_handle(self, code: np.ndarray) -> None:
+        x, y = self.map.projection.points(code[None])[0] if hasattr(self.map.projection, "components") \
+            else self.map.points[np.argmin(((self.map.codes - code) ** 2).sum(axis=1))]
+        self._moving_handle = True
+        self.plot.handle.setPos(float(x), float(y))
+        self._moving_handle = False
+
+    def _handle_moved(self) -> None:
+        if self.map is None or self._moving_handle:
+            return
+        pos = self.plot.handle.pos()
+        self._pending_xy = (pos.x(), pos.y())
+        if not self.drag_timer.isActive():
+            wait = FRAME_MS - (time.perf_counter() - self._last_decode) * 1e3
+            self.drag_timer.start(max(0, int(wait)))
+
+    def _decode_pending(self) -> None:
+        if self.map is None or self._pending_xy is None:
+            return
+        x, y = self._pending_xy
+        self._pending_xy = None
+        self.code = self.map.projection.code_at(x, y, self.code)
+        if self.tools is not None:
+            self.tools.set_code(self.code.copy())
+        self._decode_code(self.code)
+
+    def _decode_code(self, code: np.ndarray) -> None:
+        self._last_decode = time.perf_counter()
+        if self.map.decode_ms < INLINE_DECODE_MS:
+            self._show_decoded(self.model.decode(code[None])[0])
+        else:
+            self.drag_worker.submit(decode_one, self.model, code.copy())
+
+    def _show_decoded(self, sample: np.ndarray) -> None:
+        if self.map is not None:
+            self.decoded.show_sample(sample, self.model.levels)
+
+    def _slider_moved(self, code) -> None:
         if self.map is None:
             return
-        pos = self.target.pos()
-        # One code through the decoder: well under a millisecond, so it keeps up with the mouse here.
-        image = self.model.decode(self.code_at(pos.x(), pos.y())[None])
-        self.decoded.set_samples(image, columns=1, levels=self.model.levels)
+        self.code = np.asarray(code, np.float32).copy()
+        self._place_handle(self.code)
+        self._decode_code(self.code)
+        if self.grid_check.isChecked():
+            self.grid_timer.start()  # the grid's off-plane directions are the sliders' too
 
-    # --- the gallery: codes chosen here, decoded in the worker --------------------------------------
-    def _decode_gallery(self, codes: np.ndarray, caption: str) -> None:
-        self.gallery_worker.submit(decode_job, self.model, codes, caption)
+    # --- the manifold grid -------------------------------------------------------------------------
+    def _grid_toggled(self, on: bool) -> None:
+        if on:
+            self.refresh_grid()
+        else:
+            self.grid_worker.cancel()
+            self.plot.grid_image.setVisible(False)
 
-    def _show_gallery(self, result) -> None:
-        images, caption = result
-        if self.map is None:
+    def _view_moved(self) -> None:
+        if self.grid_check.isChecked() and self.map is not None and not self.grid_timer.isActive():
+            self.grid_timer.start()
+
+    def refresh_grid(self) -> None:
+        if self.map is None or not self.grid_check.isChecked():
             return
-        self.gallery.set_samples(images, columns=GALLERY, levels=self.model.levels)
-        self.gallery_caption.setText(caption)
+        x_range, y_range = self.plot.view_ranges()
+        self.grid_worker.submit(grid_job, self.model, self.map.projection, x_range, y_range, self.grid_spin.value(),
+                                self.code)
 
+    def _show_grid(self, result) -> None:
+        image, (x_range, y_range), n = result
+        if self.map is not None and self.grid_check.isChecked():
+            self.grid_n = n
+            self.plot.show_grid(image, x_range, y_range, self.model.levels)
+
+    # --- the strip: codes chosen here, decoded in its worker ----------------------------------------
     def show_prior_samples(self) -> None:
-        if self.map is None:
-            return
-        self._decode_gallery(prior_codes(2 * GALLERY, self.model.code_dim), "Decoded samples from the prior N(0, I)")
+        if self.map is not None:
+            self.strip.decode(self.model, prior_codes(2 * GALLERY, self.model.code_dim),
+                              "Decoded samples from the prior N(0, I)")
 
     def show_traversal(self) -> None:
         if self.map is None:
             return
-        dim = self.dim_spin.value()
-        codes = self.map.codes
-        std = float(codes[:, dim].std())
-        self._decode_gallery(traversal(codes.mean(axis=0), dim, std, GALLERY),
-                             f"Code dimension {dim} from -3 to +3 standard deviations around the mean code")
+        dim = min(self.strip.dim_spin.value(), self.model.code_dim - 1)
+        std = float(self.map.codes[:, dim].std())
+        self.strip.decode(self.model, traversal(self.code, dim, std, GALLERY),
+                          f"Code dimension {dim} from -3 to +3 standard deviations around the handle's code")
 
     def show_interpolation(self) -> None:
-        if self.map is None:
+        """Between the two ends picked on the map, or two random samples until both are picked."""
+        if self.map is None or len(self.map.codes) < 2:
             return
-        codes = self.map.codes
-        if len(codes) < 2:
-            return
-        a, b = codes[np.random.default_rng().choice(len(codes), 2, replace=False)]
-        if self.path_combo.currentData() == "slerp":
-            path, caption = slerp(a, b, GALLERY), "An arc in code space between two real samples (slerp)"
-        else:
-            path, caption = lerp(a, b, GALLERY), "A straight line in code space between two real samples"
-        self._decode_gallery(path, caption)
+        ends = self.ends if None not in self.ends else np.random.default_rng().choice(len(self.map.codes), 2, False)
+        path, how = self.strip.path(self.map.codes[ends[0]], self.map.codes[ends[1]])
+        rows = self.map.rows[list(ends)]
+        self.strip.decode(self.model, path, f"From sample {rows[0]} to sample {rows[1]}, {how}")
 
     def shutdown(self) -> bool:
-        """The window is closing: cancel and join the map and gallery work."""
+        """The window is closing: cancel and join the map, grid and decode work."""
         self.map = None
-        ok = self.map_worker.shutdown(1.0)
-        return self.gallery_worker.shutdown(1.0) and ok
+        self.drag_timer.stop()
+        self.grid_timer.stop()
+        if self.tools is not None:
+            self.tools.shutdown()
+        return all([w.shutdown(1.0) for w in (self.map_worker, self.grid_worker, self.drag_worker,
+                                              self.strip.worker)])
