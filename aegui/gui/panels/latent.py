@@ -234,6 +234,8 @@ class LatentExplorer(WeightsWhenShown, QWidget):
         if self.map is None or self.projection_combo.signalsBlocked():
             return
         kind, dims = self._chosen_projection(self.map.model.code_dim)
+        self.dim_x.setVisible(kind == "dims")
+        self.dim_y.setVisible(kind == "dims")
         if kind == "dims" and dims[0] == dims[1]:
             self.status.setText("Pick two different dimensions.")
             return
@@ -255,6 +257,10 @@ class LatentExplorer(WeightsWhenShown, QWidget):
             spin.blockSignals(True)
             spin.setRange(0, max(0, code_dim - 1))
             spin.blockSignals(False)
+        if self.dim_x.value() == self.dim_y.value():  # a fresh panel: dimensions 0 and 1
+            self.dim_y.blockSignals(True)
+            self.dim_y.setValue(1 if self.dim_x.value() != 1 else 0)
+            self.dim_y.blockSignals(False)
         dims = current == "dims"
         self.dim_x.setVisible(dims)
         self.dim_y.setVisible(dims)
