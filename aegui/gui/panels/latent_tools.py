@@ -33,6 +33,7 @@ MAX_SLIDERS = 32
 SLIDER_STEPS = 1000
 STRIP = 9  # decodings in a traversal, interpolation or arithmetic strip
 SAMPLES = 64
+TRACE_COLUMNS = 3
 REFRESH_MS = 80  # a strip is made this long after the last change: a drag starts one decode, not hundreds
 ANIMATE_MS = 100  # ~10 frames a second
 ANIMATE_STEP = 2 * np.pi / 40  # a full sweep in 4 s
@@ -106,6 +107,8 @@ class StripView(QStackedWidget):
             self.setCurrentWidget(self.images)
             self.images.set_samples(samples, labels=captions, columns=columns, levels=lv)
         elif kind == "sequence":
+            # Nine 128-step curves side by side read as one long signal: a strip wraps in rows of three.
+            columns = TRACE_COLUMNS if columns == STRIP else columns
             self.setCurrentWidget(self.traces)
             self.traces.columns, self.traces.rows = columns, max(1, -(-len(samples) // columns))
             self.traces.set_rows([None, None, samples], lv)  # drawn in the output colour
@@ -324,6 +327,8 @@ class LatentTools(QWidget):
                 self.slider_grid.removeWidget(w)
                 w.deleteLater()
         self.sliders = []
+        for row in range(self.slider_grid.rowCount()):
+            self.slider_grid.setRowStretch(row, 0)
         scores = self.context["scores"] if self.context else None
         for row, dim in enumerate(dims):
             name = QLabel(self._dim_name(dim))
@@ -337,6 +342,8 @@ class LatentTools(QWidget):
             self.slider_grid.addWidget(slider, row, 1)
             self.slider_grid.addWidget(value, row, 2)
             self.sliders.append((dim, slider, name, value))
+        self.slider_grid.setRowStretch(self.slider_grid.rowCount(), 0)
+        self.slider_grid.setRowStretch(len(dims), 1)  # a few sliders sit at the top, not spread out
 
     def _to_slider(self, dim: int, x: float) -> int:
         lo, hi = self.context["low"][dim], self.context["high"][dim]
