@@ -81,15 +81,43 @@ def test_clicking_pins_a_point_and_shift_clicks_pick_the_interpolation_ends(qtbo
                                atol=1e-5)
     assert f"Sample {explorer.map.rows[7]}" in explorer.hover_caption.text()
     np.testing.assert_allclose(explorer.hover_recon.image.image, explorer.map.reconstructions[7, 0], atol=1e-6)
+    np.testing.assert_array_equal(explorer.tools.pinned, explorer.map.codes[7])
     explorer.pick(20, as_end=True)
     explorer.pick(40, as_end=True)
     assert explorer.ends == [20, 40]
-    with qtbot.waitSignal(explorer.strip.worker.done, timeout=WAIT_MS):
-        explorer.show_interpolation()
-    strip = explorer.gallery.image.image
-    ends = explorer.model.decode(explorer.map.codes[[20, 40]])
-    np.testing.assert_allclose(strip[:28, :28], ends[0, 0], atol=1e-5)
-    np.testing.assert_allclose(strip[:28, -28:], ends[1, 0], atol=1e-5)
+    np.testing.assert_array_equal(explorer.tools.endpoints[0], explorer.map.codes[20])
+    np.testing.assert_array_equal(explorer.tools.endpoints[1], explorer.map.codes[40])
+    explorer.pick(60, as_end=True)  # a third pick replaces the first end
+    assert explorer.ends == [60, 40]
+
+
+def test_the_sliders_and_the_handle_agree(qtbot, explorer):
+    tools = explorer.tools
+    qtbot.waitUntil(lambda: tools.context is not None and len(tools.sliders) > 0, timeout=WAIT_MS)
+    # Dragging the handle puts its full code on the sliders.
+    explorer.plot.handle.setPos(0.7, -0.4)
+    qtbot.waitUntil(lambda: np.allclose(explorer.map.projection.points(tools.code[None])[0], [0.7, -0.4],
+                                        atol=1e-4), timeout=2000)
+    np.testing.assert_allclose(tools.code, explorer.code)
+    for dim, slider, _, _ in tools.sliders:
+        assert slider.value() == tools._to_slider(dim, explorer.code[dim])
+    # A slider moves the handle to the new code's place, and the large view decodes it.
+    dim, slider, _, _ = tools.sliders[0]
+    slider.setValue(slider.maximum())
+    np.testing.assert_allclose(explorer.code, tools.code)
+    pos = explorer.plot.handle.pos()
+    np.testing.assert_allclose(explorer.map.projection.points(explorer.code[None])[0], [pos.x(), pos.y()],
+                               atol=1e-4)
+    np.testing.assert_allclose(explorer.decoded.image.image, explorer.model.decode(explorer.code[None])[0, 0],
+                               atol=1e-5)
+    # Dragging again keeps the slider's value off the plane.
+    explorer.plot.handle.setPos(0.0, 0.0)
+    qtbot.waitUntil(lambda: np.allclose(explorer.map.projection.points(tools.code[None])[0], 0, atol=1e-4),
+                    timeout=2000)
+    moved = explorer.code - tools.code
+    assert np.allclose(explorer.map.projection.points(explorer.code[None])[0], [0.0, 0.0], atol=1e-4)
+    offplane = explorer.code - explorer.map.projection.code_at(0.0, 0.0)
+    assert np.abs(offplane).max() > 1e-3 and np.abs(moved).max() < 1e-6
 
 
 def test_the_manifold_grid_has_n_by_n_tiles_over_the_view_and_follows_it(qtbot, explorer):

@@ -29,16 +29,12 @@ from ...core.latent import projection_choices
 from ...core.spec_rules import input_fits
 from ..widgets.when_shown import WeightsWhenShown, run_matches
 from ..workers import Worker
-from ...core.latent import prior_codes, traversal
 from .latent_map import (
-    ERROR_COLOURS, GALLERY, INLINE_DECODE_MS, MAP_SAMPLES, PALETTE, Gallery, LatentMap, MapPlot, SampleCanvas,
-    grid_job, make_map, reproject,
+    ERROR_COLOURS, INLINE_DECODE_MS, MAP_SAMPLES, PALETTE, LatentMap, MapPlot, SampleCanvas, grid_job, make_map,
+    reproject,
 )
+from .latent_tools import LatentTools
 
-try:  # LatentTools (sliders, strips, arithmetic) is being written beside this panel
-    from .latent_tools import LatentTools
-except ImportError:
-    LatentTools = None
 
 FRAME_MS = 16  # at most one drag decode per 60 Hz frame
 GRID_THROTTLE_MS = 150  # pan and zoom redo the manifold grid at most this often
@@ -131,17 +127,14 @@ class LatentExplorer(WeightsWhenShown, QWidget):
         layout.addWidget(self.status)
         layout.addLayout(controls)
         layout.addLayout(top, 3)
-        self.strip = Gallery()
-        self.strip.prior_button.clicked.connect(self.show_prior_samples)
-        self.strip.traverse_button.clicked.connect(self.show_traversal)
-        self.strip.interp_button.clicked.connect(self.show_interpolation)
-        self.gallery, self.gallery_caption, self.prior_button = self.strip.images, self.strip.caption, \
-            self.strip.prior_button
-        layout.addWidget(self.strip, 1)
-        self.tools = LatentTools(self) if LatentTools is not None else None
-        if self.tools is not None:
-            self.tools.codeChanged.connect(self._slider_moved)
-            layout.addWidget(self.tools, 2)
+        # Sliders, traversals, interpolation, arithmetic and sampling: their own widget, fed the map's codes.
+        self.tools = LatentTools(self)
+        self.tools.codeChanged.connect(self._slider_moved)
+        layout.addWidget(self.tools, 2)
+        # The sampling strip is what the window's tests and menus call the explorer's gallery.
+        self.gallery = self.tools.views["sampling"]
+        self.gallery_caption = self.tools.captions["sampling"]
+        self.prior_button = self.tools.new_samples
         self._busy(False)
         self._set_enabled(False)
         self.watch_state(state)
@@ -167,7 +160,6 @@ class LatentExplorer(WeightsWhenShown, QWidget):
         for w in (self.projection_combo, self.dim_x, self.dim_y, self.grid_check, self.grid_spin,
                   self.spread_check, self.plot.handle):
             w.setEnabled(on)
-        self.strip.set_enabled(on)
 
     def clear_shown(self, message: str) -> None:
         """The run's model no longer describes the spec or the data: everything drawn from it goes,
@@ -180,13 +172,11 @@ class LatentExplorer(WeightsWhenShown, QWidget):
         self.plot.clear_points()
         for view in (self.decoded, self.hover_input, self.hover_recon):
             view.clear_sample()
-        self.strip.clear()
         self.plot.setTitle("")
         for side in ("bottom", "left"):  # the old projection's axis names and scale go with it
             self.plot.setLabel(side, "")
         self.plot.getPlotItem().setRange(xRange=(-1, 1), yRange=(-1, 1))
-        if self.tools is not None:
-            self.tools.clear(message)
+        self.tools.clear(message)
         self._busy(False)
         self._set_enabled(False)
         self.status.setText(message)
@@ -253,7 +243,7 @@ class LatentExplorer(WeightsWhenShown, QWidget):
             self.projection_combo.addItem(PROJECTIONS[kind], kind)
         self.projection_combo.setCurrentIndex(max(0, self.projection_combo.findData(current)))
         self.projection_combo.blockSignals(False)
-        for spin in (self.dim_x, self.dim_y, self.strip.dim_spin):
+        for spin in (self.dim_x, self.dim_y):
             spin.blockSignals(True)
             spin.setRange(0, max(0, code_dim - 1))
             spin.blockSignals(False)
@@ -303,8 +293,7 @@ class LatentExplorer(WeightsWhenShown, QWidget):
         if first or self.code is None:
             self.code = result.codes.mean(axis=0)
             self.plot.getPlotItem().autoRange()
-        if self.tools is not None:
-            self.tools.set_context(result.model, result.codes, result.labels,
+        self.tools.set_context(result.model, result.codes, result.labels,
                                    [self.state.dataset.label_name(int(v)) for v in np.unique(result.labels)]
                                    if result.labels is not None else [], self.state.dataset, result.rows)
         self._place_handle(self.code)
@@ -338,13 +327,11 @@ class LatentExplorer(WeightsWhenShown, QWidget):
         code = self.map.codes[index]
         if as_end:
             self.ends[self._next_end] = index
-            if self.tools is not None:
-                self.tools.set_endpoint(self._next_end, code.copy())
+            self.tools.set_endpoint(self._next_end, code.copy())
             self._next_end = 1 - self._next_end
         else:
             self.pinned = index
-            if self.tools is not None:
-                self.tools.set_pinned(code.copy())
+            self.tools.set_pinned(code.copy())
             self.code = code.copy()
             self._place_handle(self.code)
             self._decode_code(self.code)
@@ -375,8 +362,7 @@ class LatentExplorer(WeightsWhenShown, QWidget):
         x, y = self._pending_xy
         self._pending_xy = None
         self.code = self.map.projection.code_at(x, y, self.code)
-        if self.tools is not None:
-            self.tools.set_code(self.code.copy())
+        self.tools.set_code(self.code.copy())
         self._decode_code(self.code)
 
     def _decode_code(self, code: np.ndarray) -> None:
@@ -424,35 +410,16 @@ class LatentExplorer(WeightsWhenShown, QWidget):
             self.grid_n = n
             self.plot.show_grid(image, x_range, y_range, self.model.levels)
 
-    # --- the strip: codes chosen here, decoded in its worker ----------------------------------------
+    # --- the strips below the map -------------------------------------------------------------
     def show_prior_samples(self) -> None:
-        if self.map is not None:
-            self.strip.decode(self.model, prior_codes(2 * GALLERY, self.model.code_dim),
-                              "Decoded samples from the prior N(0, I)")
-
-    def show_traversal(self) -> None:
-        if self.map is None:
-            return
-        dim = min(self.strip.dim_spin.value(), self.model.code_dim - 1)
-        std = float(self.map.codes[:, dim].std())
-        self.strip.decode(self.model, traversal(self.code, dim, std, GALLERY),
-                          f"Code dimension {dim} from -3 to +3 standard deviations around the handle's code")
-
-    def show_interpolation(self) -> None:
-        """Between the two ends picked on the map, or two random samples until both are picked."""
-        if self.map is None or len(self.map.codes) < 2:
-            return
-        ends = self.ends if None not in self.ends else np.random.default_rng().choice(len(self.map.codes), 2, False)
-        path, how = self.strip.path(self.map.codes[ends[0]], self.map.codes[ends[1]])
-        rows = self.map.rows[list(ends)]
-        self.strip.decode(self.model, path, f"From sample {rows[0]} to sample {rows[1]}, {how}")
+        """Bring up the sampling strip: drawn now, or as soon as the tools know the codes."""
+        self.tools.tabs.setCurrentIndex(self.tools.STRIPS.index("sampling"))
+        self.tools.refresh("sampling")
 
     def shutdown(self) -> bool:
         """The window is closing: cancel and join the map, grid and decode work."""
         self.map = None
         self.drag_timer.stop()
         self.grid_timer.stop()
-        if self.tools is not None:
-            self.tools.shutdown()
-        return all([w.shutdown(1.0) for w in (self.map_worker, self.grid_worker, self.drag_worker,
-                                              self.strip.worker)])
+        tools_joined = self.tools.shutdown()
+        return all([w.shutdown(1.0) for w in (self.map_worker, self.grid_worker, self.drag_worker)]) and tools_joined

@@ -17,16 +17,11 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QTransform
-from PySide6.QtWidgets import (
-    QComboBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QSpinBox, QVBoxLayout, QWidget,
-)
+from PySide6.QtWidgets import QListWidget, QListWidgetItem
 
 from ...core.inference import InferenceModel
-from ...core.latent import (
-    Projection, embed, encode_posterior, encode_rows, grid_codes, lerp, project, slerp, spread_on_map,
-)
-from ..widgets.image_grid import ImageGrid, mosaic, to_display
-from ..workers import Worker
+from ...core.latent import Projection, embed, encode_posterior, encode_rows, grid_codes, project, spread_on_map
+from ..widgets.image_grid import mosaic, to_display
 
 PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
            "#bab0ac"]
@@ -257,69 +252,3 @@ class MapPlot(pg.PlotWidget):
         (x0, x1), (y0, y1) = self.getPlotItem().getViewBox().viewRange()
         return (x0, x1), (y0, y1)
 
-
-GALLERY = 9  # images in a traversal or interpolation row
-
-
-def decode_job(token, model: InferenceModel, codes: np.ndarray, caption: str):
-    return model.decode(codes, cancel=token.is_set), caption
-
-
-class Gallery(QWidget):
-    """A row of decodings (prior samples, a traversal, an interpolation) made in its own worker:
-    the explorer's strip until the per-dimension tools sit below the map."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.model = None
-        self.worker = Worker("latent-gallery", self)
-        self.worker.done.connect(self._show)
-        self.images = ImageGrid(columns=GALLERY)
-        self.images.setObjectName("latentGallery")
-        self.caption = QLabel()
-        self.prior_button = QPushButton("Prior samples")
-        self.prior_button.setToolTip("Decode random codes from N(0, I): meaningful for a VAE or AAE")
-        self.dim_spin = QSpinBox(prefix="dimension ")
-        self.traverse_button = QPushButton("Traverse")
-        self.traverse_button.setToolTip("Vary one code dimension from -3 to +3 standard deviations")
-        self.path_combo = QComboBox()
-        self.path_combo.addItem("straight line", "lerp")
-        self.path_combo.addItem("great circle (slerp)", "slerp")
-        self.interp_button = QPushButton("Interpolate")
-        self.interp_button.setToolTip("Decode a path between the two ends picked with shift-click "
-                                      "(two random samples until then)")
-        buttons = QHBoxLayout()
-        for w in (self.prior_button, self.dim_spin, self.traverse_button, self.path_combo, self.interp_button):
-            buttons.addWidget(w)
-        buttons.addStretch(1)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(buttons)
-        layout.addWidget(self.caption)
-        layout.addWidget(self.images, 1)
-
-    def set_enabled(self, on: bool) -> None:
-        for w in (self.prior_button, self.dim_spin, self.traverse_button, self.path_combo, self.interp_button):
-            w.setEnabled(on)
-
-    def clear(self) -> None:
-        self.worker.cancel()
-        self.model = None
-        self.images.image.clear()
-        self.caption.setText("")
-        self.set_enabled(False)
-
-    def decode(self, model: InferenceModel, codes: np.ndarray, caption: str) -> None:
-        self.model = model
-        self.worker.submit(decode_job, model, codes, caption)
-
-    def _show(self, result) -> None:
-        images, caption = result
-        if self.model is not None:
-            self.images.set_samples(images, columns=GALLERY, levels=self.model.levels)
-            self.caption.setText(caption)
-
-    def path(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, str]:
-        if self.path_combo.currentData() == "slerp":
-            return slerp(a, b, GALLERY), "slerp: an arc in code space"
-        return lerp(a, b, GALLERY), "a straight line in code space"
