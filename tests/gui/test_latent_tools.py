@@ -245,3 +245,29 @@ def test_a_strip_exports_as_png(qtbot, tools, mnist600, tmp_path):
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 1000
     assert [p.name for p in tmp_path.iterdir()] == ["traversal.png"]  # no temporary file left
+
+
+def test_new_codes_in_the_same_order_keep_the_sliders_and_the_code(qtbot, tools, mnist600):
+    model = model_for("ae", mnist600)
+    codes = give(qtbot, tools, model, mnist600)
+    sliders = [s for _, s, _, _ in tools.sliders]
+    tools.sliders[0][1].setValue(900)
+    code = tools.code.copy()
+    with qtbot.waitSignal(tools.ready, timeout=WAIT_MS):
+        tools.set_context(model, codes, mnist600.labels[rows_of(mnist600)], mnist600.label_names, mnist600,
+                          rows_of(mnist600))
+    assert [s for _, s, _, _ in tools.sliders] == sliders
+    np.testing.assert_array_equal(tools.code, code)
+    assert tools.sliders[0][1].value() == 900
+
+
+def test_a_mixture_aae_samples_one_row_per_component(qtbot, tools, mnist600):
+    model = model_for("aae", mnist600)
+    model.spec.objective.adversarial.prior = "mixture"
+    model.spec.objective.adversarial.mixture_components = 4
+    give(qtbot, tools, model, mnist600)
+    codes, decoded = show(qtbot, tools, "sampling")
+    assert tools._sampling.kind == "mixture" and len(decoded) == 4 * 16
+    assert "4-component" in tools.captions["sampling"].text() and not tools.note.isVisible()
+    labels = [item.textItem.toPlainText() for item in tools.views["sampling"].images._labels]
+    assert [text for text in labels if text] == [f"component {i}" for i in range(4)]

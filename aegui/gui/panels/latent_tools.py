@@ -63,6 +63,13 @@ def strip_job(token, model, codes: np.ndarray, dataset=None, ends=None, how: str
     return codes, model.decode(codes, cancel=token.is_set)
 
 
+def sampling_job(token, model, codes: np.ndarray, rng: np.random.Generator) -> tuple:
+    """Worker: draw the sampling grid's codes (a fitted gaussian's covariance is a matrix product over
+    every code, and numpy's products can stall for 150+ ms once torch has run) and decode them."""
+    samples = lp.sample_codes(model, codes, SAMPLES, rng)
+    return samples, model.decode(samples.codes, cancel=token.is_set)
+
+
 class BarRows(pg.GraphicsLayoutWidget):
     """Table rows as bars, one row of bars per sample in a grid of cells: one BarGraphItem in all."""
 
@@ -138,7 +145,7 @@ class LatentTools(QWidget):
         self.endpoints: list[np.ndarray | None] = [None, None]
         self.pinned: np.ndarray | None = None
         self.shown: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # strip -> (codes, decodings)
-        self._sampling: lp.Samples | None = None  # what the sampling strip being made was drawn from
+        self._sampling: lp.Samples | None = None  # what the sampling grid shown was drawn from
         self.rng = np.random.default_rng()
         self.context_worker = Worker("latent-tools", self)
         self.context_worker.done.connect(self._apply_context)
@@ -322,6 +329,14 @@ class LatentTools(QWidget):
         return f"dim {dim} · {name} ({r:.2f})"
 
     def _build_sliders(self, dims: list[int]) -> None:
+        scores = self.context["scores"] if self.context else None
+        if dims and dims == [d for d, *_ in self.sliders]:
+            # The map sends new codes every few seconds in training: the same order keeps the same
+            # sliders (one being dragged stays under the mouse), relabelled with the new numbers.
+            for dim, _, name, _ in self.sliders:
+                name.setText(self._dim_name(dim))
+                name.setToolTip(f"{self.context['by']}: {scores[dim]:.3g}")
+            return
         for _, slider, name, value in self.sliders:
             for w in (slider, name, value):
                 self.slider_grid.removeWidget(w)
@@ -329,7 +344,6 @@ class LatentTools(QWidget):
         self.sliders = []
         for row in range(self.slider_grid.rowCount()):
             self.slider_grid.setRowStretch(row, 0)
-        scores = self.context["scores"] if self.context else None
         for row, dim in enumerate(dims):
             name = QLabel(self._dim_name(dim))
             name.setToolTip(f"{self.context['by']}: {scores[dim]:.3g}")
@@ -399,11 +413,7 @@ class LatentTools(QWidget):
         elif name == "arithmetic":
             self._submit_arithmetic(worker, done)
         else:
-            samples = lp.sample_codes(model, self.codes, SAMPLES, self.rng)
-            self.captions[name].setText(samples.title)
-            self.note.setVisible(samples.kind == "fitted gaussian")
-            self._sampling = samples
-            worker.submit(strip_job, model, samples.codes, on_done=done)
+            worker.submit(sampling_job, model, self.codes, self.rng, on_done=done)
 
     def _fill_classes(self) -> None:
         present = np.unique(self.labels) if self.labels is not None else []
@@ -430,16 +440,19 @@ class LatentTools(QWidget):
                         f"{self.class_combos[1].currentText()}), t from 0 to {strength:.2f}")
         worker.submit(strip_job, self.model, lp.attribute_codes(pinned, vector, strength, STRIP), on_done=done)
 
-    def _show_strip(self, name: str, codes: np.ndarray, decoded: np.ndarray) -> None:
+    def _show_strip(self, name: str, codes, decoded: np.ndarray) -> None:
+        """``codes`` are the strip's codes, or for the sampling grid the Samples they came from."""
         if self.model is None:
             return
-        self.shown[name] = (codes, decoded)
         columns, captions = STRIP, None
         if name == "sampling":
-            columns, captions = self._sampling.columns, None
-            if self._sampling.kind == "mixture":
-                captions = [c if i % columns == 0 else "" for i, c in
-                            enumerate(np.repeat(self._sampling.captions, columns))]
+            samples = self._sampling = codes
+            codes, columns = samples.codes, samples.columns
+            self.captions[name].setText(samples.title)
+            self.note.setVisible(samples.kind == "fitted gaussian")
+            if samples.kind == "mixture":  # each row's component named at its start
+                captions = [c if i % columns == 0 else "" for i, c in enumerate(np.repeat(samples.captions, columns))]
+        self.shown[name] = (codes, decoded)
         self.views[name].show_samples(decoded, self.model.spec.input.kind, self.model.levels, columns, captions)
         self.stripShown.emit(name)
 
