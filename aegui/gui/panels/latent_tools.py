@@ -13,6 +13,8 @@ visible strip is made, a moment after the last change, so a slider drag starts o
 """
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -399,7 +401,7 @@ class LatentTools(QWidget):
         if self.context is None or self.code is None:
             return
         model, worker = self.model, self.strip_workers[name]
-        done = lambda result, name=name: self._show_strip(name, *result)  # noqa: E731
+        done = partial(self._show_strip, name)
         if name == "traversal":
             dim = self.dim_combo.currentData()
             codes = traversal(self.code, dim, float(self.context["std"][dim]) or 1.0, STRIP)
@@ -440,8 +442,9 @@ class LatentTools(QWidget):
                         f"{self.class_combos[1].currentText()}), t from 0 to {strength:.2f}")
         worker.submit(strip_job, self.model, lp.attribute_codes(pinned, vector, strength, STRIP), on_done=done)
 
-    def _show_strip(self, name: str, codes, decoded: np.ndarray) -> None:
-        """``codes`` are the strip's codes, or for the sampling grid the Samples they came from."""
+    def _show_strip(self, name: str, result: tuple) -> None:
+        """``result`` is (the strip's codes, or for the sampling grid the Samples they came from; decodings)."""
+        codes, decoded = result
         if self.model is None:
             return
         columns, captions = STRIP, None
