@@ -36,7 +36,7 @@ from .latent_map import (
 from .latent_tools import LatentTools
 
 
-FRAME_MS = 16  # at most one drag decode per 60 Hz frame
+FRAME_MS = 8  # at most one drag decode per frame of a 120 Hz screen (a 60 Hz frame made moves wait 8-16 ms)
 GRID_THROTTLE_MS = 150  # pan and zoom redo the manifold grid at most this often
 PROJECTIONS = {"code": "the code itself", "pca": "PCA", "dims": "two dimensions", "umap": "UMAP",
                "tsne": "t-SNE"}
