@@ -16,26 +16,21 @@ from __future__ import annotations
 from functools import partial
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSlider,
-    QSpinBox, QStackedWidget, QTabWidget, QVBoxLayout, QWidget,
+    QSpinBox, QTabWidget, QVBoxLayout, QWidget,
 )
 
 from ...core import latent_paths as lp
 from ...core.atomic import atomic_path
 from ...core.latent import traversal
-from ..dashboard.samples import TraceGrid, display_levels
-from ..widgets.image_grid import ImageGrid
-from ..widgets.when_shown import blank
+from ..dashboard.strip_view import STRIP, StripView
 from ..workers import Worker
 
 MAX_SLIDERS = 32
 SLIDER_STEPS = 1000
-STRIP = 9  # decodings in a traversal, interpolation or arithmetic strip
 SAMPLES = 64
-TRACE_COLUMNS = 3
 REFRESH_MS = 80  # a strip is made this long after the last change: a drag starts one decode, not hundreds
 ANIMATE_MS = 100  # ~10 frames a second
 ANIMATE_STEP = 2 * np.pi / 40  # a full sweep in 4 s
@@ -70,64 +65,6 @@ def sampling_job(token, model, codes: np.ndarray, rng: np.random.Generator) -> t
     every code, and numpy's products can stall for 150+ ms once torch has run) and decode them."""
     samples = lp.sample_codes(model, codes, SAMPLES, rng)
     return samples, model.decode(samples.codes, cancel=token.is_set)
-
-
-class BarRows(pg.GraphicsLayoutWidget):
-    """Table rows as bars, one row of bars per sample in a grid of cells: one BarGraphItem in all."""
-
-    def __init__(self, columns: int = STRIP, parent=None):
-        super().__init__(parent)
-        self.columns = columns
-        self.view = self.addViewBox(enableMouse=False)
-        self.view.setMenuEnabled(False)
-        self.bars = pg.BarGraphItem(x=[], height=[], width=0.1, brush="#4e79a7", pen=None)
-        self.view.addItem(self.bars)
-        self.setMinimumHeight(60)
-
-    def set_samples(self, samples: np.ndarray, levels: tuple[float, float], columns: int) -> None:
-        rows = np.asarray(samples, np.float32).reshape(len(samples), -1)
-        n, f = rows.shape
-        lo, hi = levels
-        scale = 0.85 / (hi - lo) if hi > lo else 1.0
-        col, row = np.arange(n) % columns, np.arange(n) // columns
-        x = col[:, None] + (np.arange(f)[None, :] + 0.5) * (0.9 / f)
-        base = -row[:, None] + 0.5 + np.zeros((1, f))  # bars grow from each cell's middle
-        height = np.clip(rows, lo, hi) * scale
-        self.bars.setOpts(x=x.ravel(), y0=base.ravel(), height=height.ravel(), width=0.8 / f)
-        self.view.setRange(xRange=(0, columns), yRange=(-(n - 1) // columns - 0.5, 1.5), padding=0.02)
-
-
-class StripView(QStackedWidget):
-    """Decodings as pictures for images, curves for signals and bar rows for tables."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.images = ImageGrid(columns=STRIP)
-        self.traces = TraceGrid(columns=STRIP, rows=8)
-        self.bars = BarRows()
-        for w in (self.images, self.traces, self.bars):
-            self.addWidget(w)
-        self.setMinimumHeight(120)
-
-    def show_samples(self, samples: np.ndarray, kind: str, levels, columns: int = STRIP,
-                     captions: list[str] | None = None) -> None:
-        lv = levels or display_levels(samples, False)
-        if kind == "image":
-            self.setCurrentWidget(self.images)
-            self.images.set_samples(samples, labels=captions, columns=columns, levels=lv)
-        elif kind == "sequence":
-            # Nine 128-step curves side by side read as one long signal: a strip wraps in rows of three.
-            columns = TRACE_COLUMNS if columns == STRIP else columns
-            self.setCurrentWidget(self.traces)
-            self.traces.columns, self.traces.rows = columns, max(1, -(-len(samples) // columns))
-            self.traces.set_rows([None, None, samples], lv)  # drawn in the output colour
-        else:
-            self.setCurrentWidget(self.bars)
-            self.bars.set_samples(samples, lv, columns)
-
-    def clear(self) -> None:
-        blank(self)  # the images and the traces
-        self.bars.bars.setOpts(x=[], height=[])
 
 
 class LatentTools(QWidget):
