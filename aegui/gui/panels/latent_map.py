@@ -180,7 +180,8 @@ class MapPlot(pg.PlotWidget):
         self.grid_image.setZValue(-10)
         self.grid_image.setOpacity(0.9)
         self.addItem(self.grid_image)
-        self.spread_bars = pg.ErrorBarItem(x=np.zeros(0), y=np.zeros(0), pen=pg.mkPen(136, 136, 136, 90, width=1))  # faint: 300 bars over the points
+        # Faint: 300 bars drawn over the points must leave them readable.
+        self.spread_bars = pg.ErrorBarItem(x=np.zeros(0), y=np.zeros(0), pen=pg.mkPen(136, 136, 136, 90, width=1))
         self.spread_bars.setVisible(False)
         self.addItem(self.spread_bars)
         self.markers = pg.ScatterPlotItem(size=16, pen=pg.mkPen("#000000", width=2), brush=None, symbol="s")
