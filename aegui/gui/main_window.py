@@ -1,7 +1,7 @@
 """The main window: panels as docks and tabs, menus, toolbar, status bar, settings."""
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray, QSettings, Qt
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget, QLabel, QMainWindow, QMessageBox, QTabWidget, QToolBar, QToolButton, QWidget,
@@ -23,6 +23,8 @@ from .panels.latent import LatentExplorer
 from .project_commands import ProjectCommands, make_train_menu
 from .projects import AUTOSAVE_MS, ProjectManager
 from .state import AppState
+
+LATENT_REFRESH_MS = 3000
 from .workers import Worker
 
 DEFAULT_PRESET = "ae"
@@ -239,6 +241,11 @@ class MainWindow(ProjectCommands, QMainWindow):
         c.weightsReady.connect(self.canvas.set_weights)
         # Reports carry pictures (reconstructions, filters) only while the Training tab shows them.
         self.tabs.currentChanged.connect(self._update_snapshots_wanted)
+        # While the Latent space tab is on screen during training, its map follows the newest weights
+        # (an epoch can take minutes); the panel's latest-wins map job takes each artifact it is sent.
+        self._latent_refresh = QTimer(self, interval=LATENT_REFRESH_MS)
+        self._latent_refresh.timeout.connect(self.controller.request_weights)
+        self.tabs.currentChanged.connect(self._update_latent_refresh)
         self._update_snapshots_wanted()
         self.builder.liveValueChanged.connect(self._on_live_value)
         self.builder.summaryChanged.connect(self._update_actions)
@@ -424,6 +431,12 @@ class MainWindow(ProjectCommands, QMainWindow):
     def _on_state(self, state: str) -> None:
         self.state_label.setText(state)
         self._update_actions()
+        self._update_latent_refresh()
+
+    def _update_latent_refresh(self, *_) -> None:
+        wanted = self.controller.state == RUNNING and self.tabs.currentWidget() is self.latent and not self._closing
+        if wanted != self._latent_refresh.isActive():
+            self._latent_refresh.start() if wanted else self._latent_refresh.stop()
 
     def _on_live_value(self, name: str, value: float) -> None:
         try:
@@ -457,6 +470,7 @@ class MainWindow(ProjectCommands, QMainWindow):
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         """Stop and join every thread we started; never ask, never hang."""
         self._closing = True
+        self._latent_refresh.stop()
         self._save_settings()
         # Every job hears the cancel at once, so the joins below overlap rather than add up.
         for worker in self.findChildren(Worker):

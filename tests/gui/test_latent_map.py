@@ -216,3 +216,32 @@ def test_new_data_clears_the_tab_and_says_so(qtbot, explorer, mnist600):
     assert explorer.plot.grid_image.image is None
     assert explorer.status.text().startswith("The data changed")
     assert not explorer.plot.handle.isEnabled()
+
+
+def test_while_training_the_shown_map_follows_the_newest_weights(qtbot, window):
+    """The Latent space tab asks for the newest weights every few seconds while a run trains (an epoch can
+    take minutes), and only while it is on screen."""
+    from gui_helpers import set_epochs
+
+    refresh = window._latent_refresh
+    refresh.setInterval(50)
+    set_epochs(qtbot, window, 300)  # stopped below
+    spec = window.state.spec
+    spec.train.batch_size = 16  # epochs of ~30 steps, so the 50 ms timer lands inside them
+    window.state.edit_spec(spec, "small batches")
+    artifacts = []
+    window.controller.weightsReady.connect(artifacts.append)
+    window.train()  # which shows the Training tab
+    assert not refresh.isActive()
+    window.tabs.setCurrentWidget(window.latent)
+    qtbot.waitUntil(lambda: refresh.isActive(), timeout=10_000)
+    qtbot.waitUntil(lambda: len(artifacts) >= 12 or not window.controller.is_active, timeout=60_000)
+    epochs_done = [len(run.history) for run in artifacts]
+    window.tabs.setCurrentWidget(window.dashboard)
+    assert not refresh.isActive()  # another tab: no refresh
+    window.controller.stop()
+    qtbot.waitUntil(lambda: not window.controller.is_active, timeout=60_000)
+    assert len(artifacts) >= 12, len(artifacts)
+    assert not refresh.isActive()
+    # Epoch ends send weights anyway; two artifacts of the same epoch count mean the timer asked mid-epoch.
+    assert len(set(epochs_done)) < len(epochs_done), epochs_done
