@@ -246,6 +246,7 @@ class MainWindow(ProjectCommands, QMainWindow):
         self._latent_refresh = QTimer(self, interval=LATENT_REFRESH_MS)
         self._latent_refresh.timeout.connect(self.controller.request_weights)
         self.tabs.currentChanged.connect(self._update_latent_refresh)
+        self.canvas.sentToExplorer.connect(self._send_drawing_to_explorer)
         self._update_snapshots_wanted()
         self.builder.liveValueChanged.connect(self._on_live_value)
         self.builder.summaryChanged.connect(self._update_actions)
@@ -432,6 +433,10 @@ class MainWindow(ProjectCommands, QMainWindow):
         self.state_label.setText(state)
         self._update_actions()
         self._update_latent_refresh()
+
+    def _send_drawing_to_explorer(self, drawing) -> None:
+        self.tabs.setCurrentWidget(self.latent)
+        self.latent.receive_drawing(drawing)
 
     def _update_latent_refresh(self, *_) -> None:
         wanted = self.controller.state == RUNNING and self.tabs.currentWidget() is self.latent and not self._closing

@@ -245,3 +245,24 @@ def test_while_training_the_shown_map_follows_the_newest_weights(qtbot, window):
     assert not refresh.isActive()
     # Epoch ends send weights anyway; two artifacts of the same epoch count mean the timer asked mid-epoch.
     assert len(set(epochs_done)) < len(epochs_done), epochs_done
+
+
+def test_a_drawing_sent_from_the_canvas_is_marked_and_becomes_an_interpolation_end(qtbot, window):
+    from gui_helpers import set_epochs
+
+    set_epochs(qtbot, window, 1)
+    with qtbot.waitSignal(window.controller.finished, timeout=60_000):
+        window.train()
+    qtbot.waitUntil(lambda: not window.controller.is_active, timeout=60_000)
+    window.tabs.setCurrentWidget(window.canvas)
+    qtbot.waitUntil(lambda: window.canvas.model is not None, timeout=30_000)
+    drawing = window.state.dataset.as_float(np.array([7]))[0, 0]
+    window.canvas.paint.set_image(drawing)
+    window.canvas.send_button.click()  # before the explorer has a map: kept until it has one
+    latent = window.latent
+    assert window.tabs.currentWidget() is latent
+    qtbot.waitUntil(lambda: len(latent.plot.drawing_marker.data) == 1, timeout=30_000)
+    code = latent.model.encode(drawing[None, None])[0]
+    np.testing.assert_allclose(latent.tools.endpoints[0], code, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(latent.code, code, rtol=1e-5, atol=1e-6)
+    qtbot.waitUntil(lambda: not latent.drag_worker.busy, timeout=10_000)

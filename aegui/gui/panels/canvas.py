@@ -90,6 +90,7 @@ class PaintArea(QWidget):
 
 class DrawCanvas(WeightsWhenShown, QWidget):
     stale_hint = "train it to see it reconstruct your drawing."
+    sentToExplorer = Signal(object)  # the drawing as one sample (1, H, W), for the latent explorer
 
     def __init__(self, state, parent: QWidget | None = None):
         super().__init__(parent)
@@ -121,6 +122,9 @@ class DrawCanvas(WeightsWhenShown, QWidget):
         self.noise_level.setRange(0.0, 1.0)
         self.noise_level.setSingleStep(0.05)
         self.noise_level.setValue(0.3)
+        self.send_button = QPushButton("Send to explorer")
+        self.send_button.setToolTip("Mark the drawing's code on the latent map and make it an interpolation end")
+        self.send_button.clicked.connect(lambda: self.sentToExplorer.emit(self.paint.image.copy()[None]))
         self.noise_button = QPushButton("Add noise")
         self.noise_button.setToolTip("Corrupt the drawing the way a denoising autoencoder is trained")
         self.clear_button.clicked.connect(lambda: self.paint.set_image(np.zeros_like(self.paint.image)))
@@ -132,7 +136,7 @@ class DrawCanvas(WeightsWhenShown, QWidget):
 
         controls = QHBoxLayout()
         for w in (self.brush, self.clear_button, self.sample_button, self.noise_kind, self.noise_level,
-                  self.noise_button):
+                  self.noise_button, self.send_button):
             controls.addWidget(w)
         controls.addStretch(1)
         pictures = QHBoxLayout()

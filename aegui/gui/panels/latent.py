@@ -58,6 +58,7 @@ class LatentExplorer(WeightsWhenShown, QWidget):
         self.pinned: int | None = None
         self.ends: list[int | None] = [None, None]
         self._next_end = 0
+        self._pending_drawing: np.ndarray | None = None
         self._run = None
         self._pending_xy: tuple[float, float] | None = None
         self._last_decode = 0.0
@@ -169,6 +170,7 @@ class LatentExplorer(WeightsWhenShown, QWidget):
         self.drag_timer.stop()
         self.grid_timer.stop()
         self.map, self.code, self._run, self.pinned, self.ends = None, None, None, None, [None, None]
+        self._pending_drawing = None
         self.plot.clear_points()
         for view in (self.decoded, self.hover_input, self.hover_recon):
             view.clear_sample()
@@ -298,6 +300,9 @@ class LatentExplorer(WeightsWhenShown, QWidget):
                                    if result.labels is not None else [], self.state.dataset, result.rows)
         self._place_handle(self.code)
         self._decode_code(self.code)
+        if self._pending_drawing is not None:  # sent from the Draw tab before this map existed
+            drawing, self._pending_drawing = self._pending_drawing, None
+            self.receive_drawing(drawing)
         self.refresh_grid()
 
     # --- hover and pick --------------------------------------------------------------------------
@@ -338,6 +343,30 @@ class LatentExplorer(WeightsWhenShown, QWidget):
         picked = [i for i in (self.pinned, *self.ends) if i is not None]
         self.plot.markers.setData(self.map.points[picked, 0], self.map.points[picked, 1])
         self.show_point(index)
+
+    def receive_drawing(self, drawing: np.ndarray) -> bool:
+        """A drawing sent from the Draw tab: its code becomes the next interpolation end, the handle goes
+        to it and decodes it, and a star marks it on the map. One sample's encode is a single small
+        forward (well under a frame), so it runs here."""
+        if self.map is None or self.model is None:
+            self._pending_drawing = np.array(drawing, np.float32)  # used when the map arrives
+            self.status.setText("Your drawing will be placed on the map as soon as it is made "
+                                "(train a model first if there is none).")
+            return False
+        if tuple(self.model.input_shape) != tuple(np.shape(drawing)):
+            self.status.setText(f"The drawing ({'x'.join(map(str, np.shape(drawing)))}) is not what this model "
+                                f"takes ({'x'.join(map(str, self.model.input_shape))}).")
+            return False
+        code = self.model.encode(np.asarray(drawing, np.float32)[None])[0]
+        self.tools.set_endpoint(self._next_end, code.copy())
+        self._next_end = 1 - self._next_end
+        self.code = code.copy()
+        self._place_handle(self.code)
+        self._decode_code(self.code)
+        pos = self.plot.handle.pos()
+        self.plot.drawing_marker.setData([pos.x()], [pos.y()])
+        self.status.setText("Your drawing is the star on the map, and an interpolation end below.")
+        return True
 
     # --- the handle: coalesced, at most one decode per frame -----------------------------------------
     def _place_handle(self, code: np.ndarray) -> None:

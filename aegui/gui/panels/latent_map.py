@@ -187,6 +187,11 @@ class MapPlot(pg.PlotWidget):
         self.markers = pg.ScatterPlotItem(size=16, pen=pg.mkPen("#000000", width=2), brush=None, symbol="s")
         self.markers.setZValue(15)
         self.addItem(self.markers)
+        # A drawing sent from the Draw tab.
+        self.drawing_marker = pg.ScatterPlotItem(size=22, pen=pg.mkPen("#000000", width=1.5),
+                                                 brush=pg.mkBrush("#ffd400"), symbol="star")
+        self.drawing_marker.setZValue(16)
+        self.addItem(self.drawing_marker)
         self.handle = pg.TargetItem(pos=(0, 0), size=22, movable=True, symbol="crosshair",
                                     pen=pg.mkPen(HANDLE_COLOUR, width=4), hoverPen=pg.mkPen("#ffffff", width=5),
                                     brush=pg.mkBrush(255, 0, 208, 90), label="drag me",
@@ -202,6 +207,7 @@ class MapPlot(pg.PlotWidget):
         self.grid_image.clear()
         self.spread_bars.setData(x=np.zeros(0), y=np.zeros(0))
         self.markers.setData([])
+        self.drawing_marker.setData([])
 
     def draw(self, latent_map: LatentMap, groups: list[tuple[str, np.ndarray, str]]) -> None:
         """``groups``: (name, index into the map's rows, colour), one scatter item each: pyqtgraph renders
