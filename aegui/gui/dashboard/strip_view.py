@@ -69,4 +69,4 @@ class StripView(QStackedWidget):
 
     def clear(self) -> None:
         blank(self)  # the images and the traces
-        self.bars.bars.setOpts(x=[], height=[])
+        self.bars.bars.setOpts(x=[], y0=[], height=[])  # y0 too: bars of unequal lengths fail to paint
