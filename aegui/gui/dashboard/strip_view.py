@@ -64,6 +64,8 @@ class StripView(QStackedWidget):
             self.traces.columns, self.traces.rows = columns, max(1, -(-len(samples) // columns))
             self.traces.set_rows([None, None, samples], lv)  # drawn in the output colour
         else:
+            # Nine rows of bars side by side read as one long row, as curves do: wrap them in rows of three.
+            columns = TRACE_COLUMNS if columns == STRIP else columns
             self.setCurrentWidget(self.bars)
             self.bars.set_samples(samples, lv, columns)
 

@@ -123,6 +123,11 @@ class SampleCanvas(pg.PlotWidget):
         self.addItem(self.bars)
         self.kind = ""
         self.shown_at = 0.0  # perf_counter of the latest update, for the drag benchmark
+        self._show_axes(False)  # nothing to measure yet: empty axes read as a broken plot
+
+    def _show_axes(self, on: bool) -> None:
+        for side in ("left", "bottom"):
+            self.getPlotItem().showAxis(side, on)
 
     def _use(self, kind: str) -> None:
         if kind == self.kind:
@@ -131,8 +136,7 @@ class SampleCanvas(pg.PlotWidget):
         image = kind == "image"
         self.getPlotItem().invertY(image)
         self.getPlotItem().setAspectLocked(image)
-        for side in ("left", "bottom"):
-            self.getPlotItem().showAxis(side, not image)
+        self._show_axes(not image)
         self.image.setVisible(image)
         self.bars.setVisible(kind == "table")
         for curve in self.curves:
@@ -161,6 +165,8 @@ class SampleCanvas(pg.PlotWidget):
         self.bars.setOpts(x=[], height=[])
         for curve in self.curves:
             curve.setData([])
+        self.kind = ""
+        self._show_axes(False)
 
 
 class MapPlot(pg.PlotWidget):
