@@ -49,7 +49,7 @@ class StripView(QStackedWidget):
         self.bars = BarRows()
         for w in (self.images, self.traces, self.bars):
             self.addWidget(w)
-        self.setMinimumHeight(120)
+        self.setMinimumHeight(80)
 
     def show_samples(self, samples: np.ndarray, kind: str, levels, columns: int = STRIP,
                      captions: list[str] | None = None) -> None:

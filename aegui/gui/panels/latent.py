@@ -79,7 +79,7 @@ class LatentExplorer(WeightsWhenShown, QWidget):
         self.plot.getPlotItem().getViewBox().sigRangeChanged.connect(self._view_moved)
         self.decoded = SampleCanvas("Decoded at the handle")
         self.decoded.setObjectName("latentDecoded")
-        self.decoded.setMinimumSize(240, 240)
+        self.decoded.setMinimumSize(140, 140)  # grows with the window; small screens (768 px) must fit it
         self.hover_input = SampleCanvas("Input")
         self.hover_recon = SampleCanvas("Reconstruction")
         self.hover_caption = QLabel("Hover a point to see it; click to pin it, shift-click to pick "
