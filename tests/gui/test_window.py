@@ -57,7 +57,6 @@ def test_geometry_and_last_preset_persist(qtbot, make_window, settings_path):
     combo.activated.emit(index)
     assert first.state.spec.name == "vae"
     qtbot.waitUntil(lambda: not first.builder.summary_pending, timeout=5000)
-    qtbot.wait(50)  # the new summary's text may widen the window's minimum: the size kept is the one at close
     size = first.size()
     first.close()
 
@@ -68,7 +67,10 @@ def test_geometry_and_last_preset_persist(qtbot, make_window, settings_path):
     assert stored.value("last/dataset") == "mnist5k"
 
     second = make_window()  # no spec given: the last preset is used
-    assert second.size() == size
+    # Restored, but never below the window's minimum (it can settle a few pixels wider once every panel
+    # has laid out, which a loaded machine may reach only after the first window closed).
+    assert second.height() == size.height()
+    assert second.width() == max(size.width(), second.minimumSizeHint().width())
     assert not second.model_dock.isHidden() and not second.data_dock.isHidden()
     assert second.state.spec.name == "vae"
     assert second.state.spec.objective.variational.enabled
