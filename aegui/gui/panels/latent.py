@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QVBoxLayout,
@@ -340,8 +341,12 @@ class LatentExplorer(WeightsWhenShown, QWidget):
             self.code = code.copy()
             self._place_handle(self.code)
             self._decode_code(self.code)
-        picked = [i for i in (self.pinned, *self.ends) if i is not None]
-        self.plot.markers.setData(self.map.points[picked, 0], self.map.points[picked, 1])
+        # The pinned point a black square, the interpolation ends blue diamonds: told apart at a glance.
+        marks = [(i, "s", "#000000") for i in (self.pinned,) if i is not None] + \
+                [(i, "d", "#1f5fbf") for i in self.ends if i is not None]
+        rows = [i for i, _, _ in marks]
+        self.plot.markers.setData(self.map.points[rows, 0], self.map.points[rows, 1],
+                                  symbol=[m for _, m, _ in marks], pen=[pg.mkPen(c, width=2.5) for _, _, c in marks])
         self.show_point(index)
 
     def receive_drawing(self, drawing: np.ndarray) -> bool:
