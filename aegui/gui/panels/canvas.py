@@ -98,6 +98,7 @@ class DrawCanvas(WeightsWhenShown, QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.status)
         layout.addLayout(self.controls)
+        layout.addLayout(self.noise_controls)
         layout.addLayout(self.file_controls)
         layout.addWidget(self.row, 1)
         layout.addWidget(self.readout)
@@ -137,12 +138,16 @@ class DrawCanvas(WeightsWhenShown, QWidget):
         self.clear_button.clicked.connect(self.clear)
         self.sample_button.clicked.connect(self.load_random_sample)
         self.send_button.clicked.connect(lambda: self.sentToExplorer.emit(self.paint.image.copy()[None]))
+        # Three short rows, not one long one: a row's width is the window's minimum (laptops are 1366 px).
         self.controls = QHBoxLayout()
         for w in (self.brush, self.undo_button, self.redo_button, self.clear_button, self.sample_button,
-                  self.noise_kind, self.noise_level, self.block, self.noise_button, self.mnist_check,
-                  self.send_button):
+                  self.mnist_check):
             self.controls.addWidget(w)
         self.controls.addStretch(1)
+        self.noise_controls = QHBoxLayout()
+        for w in (self.noise_kind, self.noise_level, self.block, self.noise_button):
+            self.noise_controls.addWidget(w)
+        self.noise_controls.addStretch(1)
         self.png_button = QPushButton("Save PNG…", toolTip="Save the four panels as one picture")
         self.save_button = QPushButton("Save drawing…", toolTip="Save the clean drawing as a .npy array")
         self.load_button = QPushButton("Load drawing…", toolTip="Load a drawing saved as .npy")
@@ -152,7 +157,7 @@ class DrawCanvas(WeightsWhenShown, QWidget):
         self.load_button.clicked.connect(lambda: self._ask_path(self.load_drawing, save=False,
                                                                 kind="NumPy array (*.npy)"))
         self.file_controls = QHBoxLayout()
-        for w in (self.png_button, self.save_button, self.load_button):
+        for w in (self.png_button, self.save_button, self.load_button, self.send_button):
             self.file_controls.addWidget(w)
         self.file_controls.addStretch(1)
 
