@@ -265,10 +265,11 @@ def _save_project(path: Path, trainer, ref, project=None) -> None:
         raise CliError(str(exc)) from None
 
 
-def _check_memory(spec, args) -> None:
+def _check_memory(spec, dataset, args) -> None:
     from ..core.memory_estimate import memory_problem
 
-    problem = memory_problem(spec, limit_bytes=args.memory_limit)
+    # The trainer copies the data onto the device: counted, as the window counts it.
+    problem = memory_problem(spec, limit_bytes=args.memory_limit, data_bytes=dataset.x.nbytes)
     if problem:
         raise CliError(problem)
 
@@ -329,7 +330,7 @@ def cmd_train(args) -> int:
             raise CliError(f"--project {args.project}: a project file's name ends in .aeproj")
     out = Path(args.out) if args.out else _fresh_run_folder(name)
     check_out_folder(out, args.overwrite)
-    _check_memory(spec, args)
+    _check_memory(spec, dataset, args)
     trainer = Trainer(spec, dataset, control=control)  # a model that fails to build leaves no folder behind
     if project is not None:
         trainer.load_state_dict(project.run.training_state)
