@@ -215,17 +215,25 @@ def mnist_preprocess(drawing: np.ndarray, size: int = 28, threshold: float = 0.0
 # --- undo / redo -----------------------------------------------------------------
 
 
+def _owned(state):
+    """An owned copy of a layer, or of a tuple of layers (the clean layer and the noise-brush mask)."""
+    if isinstance(state, tuple):
+        return tuple(np.array(part, copy=True) for part in state)
+    return np.array(state, copy=True)
+
+
 class StrokeHistory:
-    """Undo and redo of strokes on the clean layer, as owned snapshots of the layer before each
-    stroke. At most ``depth`` steps are kept (the oldest are dropped), so a 280×280 float32
-    canvas holds at most 100 × 306 KiB ≈ 30 MiB."""
+    """Undo and redo of strokes, as owned snapshots of the layer (or a tuple of layers: the Draw
+    tab keeps the clean layer with its noise-brush mask) before each stroke. At most ``depth``
+    steps are kept (the oldest are dropped), so a 280×280 float32 canvas holds at most
+    100 × 306 KiB ≈ 30 MiB."""
 
     def __init__(self, depth: int = 100):
         if depth < 1:
             raise ValueError(f"depth must be at least 1, got {depth}")
         self.depth = depth
-        self._undo: deque[np.ndarray] = deque(maxlen=depth)
-        self._redo: deque[np.ndarray] = deque(maxlen=depth)
+        self._undo: deque = deque(maxlen=depth)
+        self._redo: deque = deque(maxlen=depth)
 
     @property
     def can_undo(self) -> bool:
@@ -237,21 +245,21 @@ class StrokeHistory:
 
     def push(self, before: np.ndarray) -> None:
         """Record the layer as it was before a stroke; a new stroke ends the redo branch."""
-        self._undo.append(np.array(before, copy=True))
+        self._undo.append(_owned(before))
         self._redo.clear()
 
     def undo(self, current: np.ndarray) -> np.ndarray:
         """The layer before the last stroke (``current`` itself when there is nothing to undo)."""
         if not self._undo:
             return current
-        self._redo.append(np.array(current, copy=True))
+        self._redo.append(_owned(current))
         return self._undo.pop()
 
     def redo(self, current: np.ndarray) -> np.ndarray:
         """The layer with the last undone stroke reapplied (``current`` when there is none)."""
         if not self._redo:
             return current
-        self._undo.append(np.array(current, copy=True))
+        self._undo.append(_owned(current))
         return self._redo.pop()
 
     def clear(self) -> None:

@@ -257,8 +257,8 @@ def test_a_drawing_sent_from_the_canvas_is_marked_and_becomes_an_interpolation_e
     window.tabs.setCurrentWidget(window.canvas)
     qtbot.waitUntil(lambda: window.canvas.model is not None, timeout=30_000)
     drawing = window.state.dataset.as_float(np.array([7]))[0, 0]
-    window.canvas.paint.set_image(drawing)
-    window.canvas.send_button.click()  # before the explorer has a map: kept until it has one
+    window.canvas.editor.set_values(drawing[None])
+    window.canvas.controls.send_button.click()  # before the explorer has a map: kept until it has one
     latent = window.latent
     assert window.tabs.currentWidget() is latent
     qtbot.waitUntil(lambda: len(latent.plot.drawing_marker.data) == 1, timeout=30_000)

@@ -102,7 +102,7 @@ def test_a_preset_or_dataset_change_clears_every_view_of_the_trained_model(qtbot
         # multiplied (1x1024 and 784x256)" on every stroke), and each view, shown, stays empty.
         canvas = window.canvas
         window.tabs.setCurrentWidget(canvas)
-        assert canvas.paint.image.shape == (32, 32)
+        assert canvas.paint.image.shape == (1, 32, 32)
         qtbot.mousePress(canvas.paint, Qt.MouseButton.LeftButton, pos=QPoint(40, 40))
         for x in range(40, 200, 20):
             qtbot.mouseMove(canvas.paint, QPoint(x, 60))
