@@ -59,6 +59,17 @@ def make_editor(kind: str, parent: QWidget) -> QWidget:
     return RowEditor(parent)
 
 
+def display_range(dataset, sample_rows: int = 2000) -> tuple[float, float]:
+    """The value range an editor shows: the data's own for images; for standardised signals and
+    tables the 0.5-99.5 percentiles of up to 2,000 samples, widened to hold ±2, since a few
+    outliers (transactions reach 36 σ) would flatten every ordinary row into the axis."""
+    if dataset.kind == "image":
+        return dataset.value_range
+    rows = np.linspace(0, len(dataset) - 1, min(sample_rows, len(dataset))).astype(int)
+    lo, hi = np.percentile(dataset.as_float(rows), [0.5, 99.5])
+    return float(min(lo, -2.0)), float(max(hi, 2.0))
+
+
 def readout(kind: str, reference: np.ndarray, noisy: np.ndarray, restored: np.ndarray | None,
             value_range: tuple[float, float]) -> str:
     """One line: how far the noisy input, and the reconstruction, are from the clean input. Images
@@ -184,7 +195,7 @@ class DrawCanvas(WeightsWhenShown, QWidget):
             self.controls.colour_button.setVisible(channels == 3)
         shape = tuple(dataset.sample_shape)
         if self.editor.values.shape != shape or kind == "vector":  # a table's features have names
-            self.editor.reset(shape, dataset.value_range, getattr(dataset, "feature_names", None))
+            self.editor.reset(shape, display_range(dataset), getattr(dataset, "feature_names", None))
             if kind == "vector" and getattr(dataset, "feature_std", None) is not None:
                 self.editor.set_units(dataset.feature_mean, dataset.feature_std)
             self.history.clear()
