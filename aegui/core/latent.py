@@ -12,7 +12,8 @@ run in a worker thread, be tested on its own, and be used by a script:
 - ``grid_codes`` and ``decode_grid``: a grid over the map, and its decoded mosaic;
 - ``traversal``: one code dimension varied around a centre;
 - ``lerp`` and ``slerp``: paths between two codes;
-- ``prior_codes``: draws from N(0, I), the prior of a VAE or AAE.
+- ``prior_codes``: draws from N(0, I), the prior of a VAE or AAE;
+- ``nearest``: the k codes nearest to one code (a drawing's training neighbours).
 
 Decoding the codes is ``InferenceModel.decode``.
 """
@@ -237,3 +238,24 @@ def prior_codes(n: int, dim: int, rng: np.random.Generator | None = None) -> np.
     """(n, dim) draws from N(0, I)."""
     rng = rng or np.random.default_rng()
     return rng.standard_normal((n, dim)).astype(np.float32)
+
+
+def nearest(codes: np.ndarray, code: np.ndarray, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """(indices, Euclidean distances) of the ``k`` rows of ``codes`` (N, D) nearest to ``code`` (D,),
+    nearest first; all N when k > N. ``argpartition`` picks the k in O(N) before only they are
+    sorted: 60,000 training codes need no full sort. The differences go through torch, not numpy
+    (see ``project``: numpy's threaded products stall once torch has run in the process)."""
+    codes = np.ascontiguousarray(codes, np.float32)
+    if not codes.flags.writeable:  # torch warns about (and would share) a read-only buffer
+        codes = codes.copy()
+    code = np.array(code, np.float32).reshape(-1)
+    if codes.ndim != 2 or len(code) != codes.shape[1]:
+        raise ValueError(f"a {len(code)}-D code cannot be compared with codes of shape {codes.shape}")
+    k = max(0, min(int(k), len(codes)))
+    if k == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    offsets = torch.from_numpy(codes) - torch.from_numpy(code[None])
+    squared = (offsets * offsets).sum(dim=1).numpy()
+    chosen = np.argpartition(squared, k - 1)[:k] if k < len(codes) else np.arange(len(codes))
+    chosen = chosen[np.argsort(squared[chosen], kind="stable")]
+    return chosen.astype(np.int64), np.sqrt(squared[chosen]).astype(np.float32)

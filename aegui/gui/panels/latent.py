@@ -22,7 +22,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QVBoxLayout,
+    QCheckBox, QComboBox, QGridLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QVBoxLayout,
     QWidget,
 )
 
@@ -34,6 +34,7 @@ from .latent_map import (
     ERROR_COLOURS, INLINE_DECODE_MS, MAP_SAMPLES, PALETTE, LatentMap, MapPlot, SampleCanvas, grid_job, make_map,
     reproject,
 )
+from .latent_neighbours import NeighbourStrip
 from .latent_tools import LatentTools
 
 
@@ -121,10 +122,16 @@ class LatentExplorer(WeightsWhenShown, QWidget):
         side.addWidget(self.decoded, 3)
         side.addWidget(self.hover_caption)
         side.addLayout(hover, 2)
-        top = QHBoxLayout()
-        top.addWidget(self.plot.legend)
-        top.addWidget(self.plot, 3)
-        top.addLayout(side, 2)
+        # A drawing's nearest training samples go under the legend and the map, not under the side column,
+        # which needs its height; the columns stretch as a row of legend, map (3) and side (2) would.
+        self.neighbours = NeighbourStrip()
+        top = QGridLayout()
+        top.addWidget(self.plot.legend, 0, 0)
+        top.addWidget(self.plot, 0, 1)
+        top.addLayout(side, 0, 2, 2, 1)
+        top.addWidget(self.neighbours, 1, 0, 1, 2)
+        top.setColumnStretch(1, 3)
+        top.setColumnStretch(2, 2)
         layout = QVBoxLayout(self)
         layout.addWidget(self.status)
         layout.addLayout(controls)
@@ -172,6 +179,7 @@ class LatentExplorer(WeightsWhenShown, QWidget):
         self.grid_timer.stop()
         self.map, self.code, self._run, self.pinned, self.ends = None, None, None, None, [None, None]
         self._pending_drawing = None
+        self.neighbours.clear()
         self.plot.clear_points()
         for view in (self.decoded, self.hover_input, self.hover_recon):
             view.clear_sample()
@@ -190,6 +198,7 @@ class LatentExplorer(WeightsWhenShown, QWidget):
         if dataset is None or not input_fits(run.spec, dataset):
             return False
         self._run = run
+        self.neighbours.use_run(run)
         self._submit_map()
 
     def _submit_map(self) -> None:
@@ -351,8 +360,8 @@ class LatentExplorer(WeightsWhenShown, QWidget):
 
     def receive_drawing(self, drawing: np.ndarray) -> bool:
         """A drawing sent from the Draw tab: its code becomes the next interpolation end, the handle goes
-        to it and decodes it, and a star marks it on the map. One sample's encode is a single small
-        forward (well under a frame), so it runs here."""
+        to it and decodes it, a star marks it on the map, and the strip under the map finds its nearest
+        training samples. One sample's encode is a single small forward (well under a frame), so it runs here."""
         if self.map is None or self.model is None:
             self._pending_drawing = np.array(drawing, np.float32)  # used when the map arrives
             self.status.setText("Your drawing will be placed on the map as soon as it is made "
@@ -370,7 +379,9 @@ class LatentExplorer(WeightsWhenShown, QWidget):
         self._decode_code(self.code)
         pos = self.plot.handle.pos()
         self.plot.drawing_marker.setData([pos.x()], [pos.y()])
-        self.status.setText("Your drawing is the star on the map, and an interpolation end below.")
+        self.neighbours.find(self._run, self.state.dataset, drawing)
+        self.status.setText("Your drawing is the star on the map and an interpolation end below; its nearest "
+                            "training samples are under the map.")
         return True
 
     # --- the handle: coalesced, at most one decode per frame -----------------------------------------
@@ -451,9 +462,9 @@ class LatentExplorer(WeightsWhenShown, QWidget):
         self.tools.refresh("sampling")
 
     def shutdown(self) -> bool:
-        """The window is closing: cancel and join the map, grid and decode work."""
+        """The window is closing: cancel and join the map, grid, decode and neighbour work."""
         self.map = None
         self.drag_timer.stop()
         self.grid_timer.stop()
-        tools_joined = self.tools.shutdown()
-        return all([w.shutdown(1.0) for w in (self.map_worker, self.grid_worker, self.drag_worker)]) and tools_joined
+        joined = [self.tools.shutdown(), self.neighbours.shutdown()]  # every one, before any verdict
+        return all([w.shutdown(1.0) for w in (self.map_worker, self.grid_worker, self.drag_worker)] + joined)
