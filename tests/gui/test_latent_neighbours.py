@@ -94,8 +94,10 @@ def test_a_second_drawing_only_searches_the_kept_codes(qtbot, explorer, mnist600
     assert not np.array_equal(second.rows, first.rows)
 
 
-def test_new_weights_clear_the_neighbours_and_their_codes(qtbot, explorer, mnist600):
-    send(qtbot, explorer, mnist600.as_float(np.array([10]))[0])
+def test_new_weights_clear_the_neighbours_then_the_drawing_follows_the_new_model(qtbot, explorer, mnist600):
+    drawing = mnist600.as_float(np.array([10]))[0]
+    send(qtbot, explorer, drawing)
+    ends = [None if e is None else e.copy() for e in explorer.tools.endpoints]
     strip = explorer.neighbours
     state = explorer._watched
     newer = make_run(state.spec, mnist600, np.arange(0, len(mnist600), 3), seed=1)
@@ -103,10 +105,15 @@ def test_new_weights_clear_the_neighbours_and_their_codes(qtbot, explorer, mnist
     assert strip.shown is None and strip.training is None and not strip.isVisible()
     assert all(thumb.image.image is None for thumb in strip.thumbs)
     assert all(caption.text() == "" for caption in strip.captions)
-    qtbot.waitUntil(lambda: not explorer.map_worker.busy, timeout=WAIT_MS)
-    # The next drawing encodes the training rows again, with the new model.
-    found = send(qtbot, explorer, mnist600.as_float(np.array([10]))[0])
-    assert found.training.run is newer
+    # When the new map arrives (every few seconds while training), the drawing's star and its
+    # neighbours follow the new model without being sent again; its interpolation ends stay.
+    qtbot.waitUntil(lambda: strip.shown is not None, timeout=WAIT_MS)
+    assert strip.shown.training.run is newer and strip.isVisible()
+    x, y = explorer.map.projection.points(explorer.model.encode(drawing[None]))[0]
+    marker = explorer.plot.drawing_marker.getData()
+    np.testing.assert_allclose([marker[0][0], marker[1][0]], [x, y], rtol=1e-5, atol=1e-5)
+    for kept, now in zip(ends, explorer.tools.endpoints):
+        assert (kept is None and now is None) or np.array_equal(kept, now)
 
 
 def test_changed_data_clears_the_neighbours(qtbot, explorer, mnist600):

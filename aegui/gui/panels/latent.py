@@ -61,6 +61,7 @@ class LatentExplorer(WeightsWhenShown, QWidget):
         self.ends: list[int | None] = [None, None]
         self._next_end = 0
         self._pending_drawing: np.ndarray | None = None
+        self._drawing: np.ndarray | None = None  # the last drawing placed: it follows new weights
         self._run = None
         self._pending_xy: tuple[float, float] | None = None
         self._last_decode = 0.0
@@ -178,7 +179,7 @@ class LatentExplorer(WeightsWhenShown, QWidget):
         self.drag_timer.stop()
         self.grid_timer.stop()
         self.map, self.code, self._run, self.pinned, self.ends = None, None, None, None, [None, None]
-        self._pending_drawing = None
+        self._pending_drawing = self._drawing = None
         self.neighbours.clear()
         self.plot.clear_points()
         for view in (self.decoded, self.hover_input, self.hover_recon):
@@ -313,6 +314,8 @@ class LatentExplorer(WeightsWhenShown, QWidget):
         if self._pending_drawing is not None:  # sent from the Draw tab before this map existed
             drawing, self._pending_drawing = self._pending_drawing, None
             self.receive_drawing(drawing)
+        else:
+            self._follow_drawing()
         self.refresh_grid()
 
     # --- hover and pick --------------------------------------------------------------------------
@@ -371,7 +374,8 @@ class LatentExplorer(WeightsWhenShown, QWidget):
             self.status.setText(f"The drawing ({'x'.join(map(str, np.shape(drawing)))}) is not what this model "
                                 f"takes ({'x'.join(map(str, self.model.input_shape))}).")
             return False
-        code = self.model.encode(np.asarray(drawing, np.float32)[None])[0]
+        self._drawing = np.array(drawing, np.float32)
+        code = self.model.encode(self._drawing[None])[0]
         self.tools.set_endpoint(self._next_end, code.copy())
         self._next_end = 1 - self._next_end
         self.code = code.copy()
@@ -384,10 +388,24 @@ class LatentExplorer(WeightsWhenShown, QWidget):
                             "training samples are under the map.")
         return True
 
+    def _follow_drawing(self) -> None:
+        """New weights (every few seconds while training): the drawing's star and its neighbours move
+        to where the new model puts it; the interpolation ends stay as they were set."""
+        drawing = self._drawing
+        if drawing is None or self.model is None or tuple(self.model.input_shape) != drawing.shape:
+            return
+        x, y = self._map_xy(self.model.encode(drawing[None])[0])
+        self.plot.drawing_marker.setData([x], [y])
+        self.neighbours.find(self._run, self.state.dataset, drawing)
+
     # --- the handle: coalesced, at most one decode per frame -----------------------------------------
-    def _place_handle(self, code: np.ndarray) -> None:
+    def _map_xy(self, code: np.ndarray) -> tuple[float, float]:
         x, y = self.map.projection.points(code[None])[0] if hasattr(self.map.projection, "components") \
             else self.map.points[np.argmin(((self.map.codes - code) ** 2).sum(axis=1))]
+        return float(x), float(y)
+
+    def _place_handle(self, code: np.ndarray) -> None:
+        x, y = self._map_xy(code)
         self._moving_handle = True
         self.plot.handle.setPos(float(x), float(y))
         self._moving_handle = False
