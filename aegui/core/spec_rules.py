@@ -6,8 +6,8 @@
 - which fields a spec's other choices make irrelevant (``unused_paths``);
 - the capsule code size (``code_size``, ``set_code_size``);
 - whether a dataset fits a spec (``input_fits``, ``dataset_fit_problem``);
-- each numeric field's label, bounds, unit and help (``FIELDS``, ``field_info``,
-  ``bound_problem``): the builder's editors and ``validation.py`` both read them.
+- each field's label, bounds and unit (``FIELDS``, ``field_info``, ``bound_problem``): the builder's
+  editors and ``validation.py`` both read them. What a field means, in words, is ``explain.py``'s.
 
 Plain Python: no torch and no Qt, so every front end may import it.
 """
@@ -160,7 +160,7 @@ def dataset_fit_problem(spec: AutoencoderSpec, dataset) -> str | None:
     return None
 
 
-# --- each field's label, bounds and help ----------------------------------------------------------------
+# --- each field's label, bounds and unit ----------------------------------------------------------------
 @dataclass(frozen=True)
 class FieldInfo:
     """One spec field as people see it. ``lo``/``hi`` are the valid range (None: no bound on that side);
@@ -173,7 +173,6 @@ class FieldInfo:
     lo_open: bool = False
     hi_open: bool = False
     unit: str = ""
-    help: str = ""
     decimals: int = 3  # shown by a float editor
     step: float = 1.0
     noun: str = ""  # the subject of a problem sentence ("the learning rate must be above 0"); none by default
@@ -191,10 +190,10 @@ _F = FieldInfo
 
 # Keyed by spec path; the fields of any encoder or decoder layer share one "layers[]" row.
 FIELDS: dict[str, FieldInfo] = {
-    "latent.dim": _F("Code size", 1, MAX_WIDTH, help="Units in the code (latent) layer"),
+    "latent.dim": _F("Code size", 1, MAX_WIDTH),
     "latent.bias_init": _F("Code bias init", -100, 100, step=0.1),
     "decoder.output_bias_init": _F("Output bias init", -100, 100, step=0.1),
-    "attention.patch_size": _F("Patch size", 1, 1024, unit="pixels", help="Tokens are patches this many pixels wide"),
+    "attention.patch_size": _F("Patch size", 1, 1024, unit="pixels"),
     "attention.heads": _F("Heads", 1, 64),
     "attention.decoder_blocks": _F("Decoder blocks", 1, 64),
     "attention.memory_tokens": _F("Memory tokens", 1, 1024),
@@ -208,26 +207,23 @@ FIELDS: dict[str, FieldInfo] = {
     "objective.sparsity.weight": _F("Sparsity weight", 0, WEIGHT_MAX, decimals=4, step=0.01),
     "objective.sparsity.target": _F("Target rate ρ", 0, 1, lo_open=True, hi_open=True, step=0.01,
                                     noun="the target rate", range_words=True),
-    "objective.sparsity.layer": _F("Sparse layer", -1, 255, help="-1 is the code"),
-    "objective.noise.level": _F("Noise level", 0, 100, step=0.05, help="σ for gaussian, p otherwise"),
-    "objective.variational.beta": _F("β", 0, WEIGHT_MAX, step=0.1, help="Weight of the KL term"),
+    "objective.sparsity.layer": _F("Sparse layer", -1, 255),
+    "objective.noise.level": _F("Noise level", 0, 100, step=0.05),
+    "objective.variational.beta": _F("β", 0, WEIGHT_MAX, step=0.1),
     "objective.variational.warmup_epochs": _F("KL warm-up", 0, 10_000, unit="epochs", step=0.5),
     "objective.variational.free_bits": _F("Free bits", 0, 100, unit="nats/dim", step=0.05),
     "objective.contractive.weight": _F("Contractive weight", 0, WEIGHT_MAX, decimals=4, step=0.1),
     "objective.adversarial.mixture_components": _F("Mixture components", 1, 1024),
-    "objective.adversarial.weight": _F("Adversarial weight", 0, WEIGHT_MAX, step=0.1,
-                                       help="Weight of the encoder's 'fool the discriminator' term"),
+    "objective.adversarial.weight": _F("Adversarial weight", 0, WEIGHT_MAX, step=0.1),
     "objective.adversarial.hidden_units": _F("Discriminator width", 1, MAX_WIDTH),
     "objective.adversarial.disc_lr": _F("Discriminator learning rate", 0, 10, lo_open=True, decimals=6, step=1e-4),
     "objective.stacked.epochs_per_layer": _F("Pretraining epochs per layer", 1, 100_000),
     "train.epochs": _F("Epochs", 1, 100_000),
     "train.batch_size": _F("Batch size", 1, MAX_WIDTH),
     # A rate of a million is allowed: it is how one shows a run diverging (and the NaN guard stopping it).
-    "train.lr": _F("Learning rate", 0, 1e6, lo_open=True, decimals=6, step=1e-4, noun="the learning rate",
-                   help="Can be changed while training"),
-    "train.patience": _F("Early-stopping patience", 0, 100_000, unit="epochs", help="0 turns early stopping off"),
-    "train.val_fraction": _F("Validation fraction", 0, 0.9, decimals=2, step=0.05, range_words=True,
-                             help="Share of the data held out to validate every epoch"),
+    "train.lr": _F("Learning rate", 0, 1e6, lo_open=True, decimals=6, step=1e-4, noun="the learning rate"),
+    "train.patience": _F("Early-stopping patience", 0, 100_000, unit="epochs"),
+    "train.val_fraction": _F("Validation fraction", 0, 0.9, decimals=2, step=0.05, range_words=True),
     # numpy refuses negative seeds and torch those from 2**64 up.
     "train.seed": _F("Seed", 0, 2 ** 64 - 1),
     "train.report_interval_s": _F("Report interval", 0, None, lo_open=True, unit="s"),
@@ -235,64 +231,61 @@ FIELDS: dict[str, FieldInfo] = {
     "train.snapshot_size": _F("Snapshot size", 1, 64, range_words=True),
     "train.regularization.weight_decay": _F("Weight decay (weights)", 0, 10, decimals=6, step=1e-4),
     "train.regularization.bias_decay": _F("Weight decay (biases)", 0, 10, decimals=6, step=1e-4),
-    "train.regularization.grad_clip": _F("Gradient clip", 0, 10_000, step=0.5, help="0 is off"),
-    "layers[].units": _F("Width", 1, MAX_WIDTH, help="Units of an mlp layer, channels of a conv layer, "
-                                                      "token width of a transformer block"),
-    "layers[].channels": _F("Width", 1, MAX_WIDTH, help="Channels of a conv layer"),
-    "layers[].kernel": _F("Kernel", 1, 255, help="Kernel size (conv and capsule families)"),
-    "layers[].stride": _F("Stride", 1, 64, help="Stride: 2 halves the feature map (conv and capsule families)"),
-    "layers[].bias_init": _F("Bias init", -100, 100, step=0.1, help="The bias's value when training starts"),
-    "layers[].dropout": _F("Dropout", 0, 1, hi_open=True, decimals=2, step=0.05, range_words=True,
-                           help="Fraction of this layer's outputs zeroed at random while training"),
+    "train.regularization.grad_clip": _F("Gradient clip", 0, 10_000, step=0.5),
+    "layers[].units": _F("Width", 1, MAX_WIDTH),
+    "layers[].channels": _F("Width", 1, MAX_WIDTH),
+    "layers[].kernel": _F("Kernel", 1, 255),
+    "layers[].stride": _F("Stride", 1, 64),
+    "layers[].bias_init": _F("Bias init", -100, 100, step=0.1),
+    "layers[].dropout": _F("Dropout", 0, 1, hi_open=True, decimals=2, step=0.05, range_words=True),
 }
 
-# Fields chosen from a list or switched on and off: a label and help, no bounds.
+# Fields chosen from a list or switched on and off: a label, no bounds.
 FIELDS.update({
-    "family": _F("Family", help="mlp: fully connected; conv: convolutions; attention: transformer over patches; "
-                                "capsule: routing by agreement"),
-    "latent.activation": _F("Code activation", help="sigmoid for KL sparsity; linear for a VAE"),
+    "family": _F("Family"),
+    "latent.activation": _F("Code activation"),
     "latent.bias": _F("Code bias"),
-    "likelihood": _F("Output likelihood", help="bernoulli: BCE for 0-1 data such as images; gaussian: MSE for "
-                                               "standardised tables and signals"),
+    "likelihood": _F("Output likelihood"),
     "decoder.mirror": _F("Mirror the encoder"),
-    "decoder.tied_weights": _F("Tied weights", help="Decoder reuses the encoder's weights transposed (mlp with a "
-                                                    "mirrored decoder)"),
-    "decoder.output_bias": _F("Output bias", help="The decoder's output bias learns the mean of the data"),
-    "attention.pool": _F("Pooling", help="cross: a learned query attends over tokens"),
-    "objective.sparsity.kind": _F("Sparsity", help="l1: penalise code magnitude; kl: pull mean activations to the "
-                                                   "target rate"),
-    "objective.noise.kind": _F("Input noise", help="Corrupt inputs in training; the loss compares with the clean input"),
+    "decoder.tied_weights": _F("Tied weights"),
+    "decoder.output_bias": _F("Output bias"),
+    "attention.pool": _F("Pooling"),
+    "objective.sparsity.kind": _F("Sparsity"),
+    "objective.noise.kind": _F("Input noise"),
     "objective.variational.enabled": _F("Variational (VAE)"),
     "objective.adversarial.enabled": _F("Adversarial (AAE)"),
     "objective.adversarial.prior": _F("AAE prior"),
     "objective.stacked.pretrain": _F("Greedy layer-wise pretraining"),
     "train.optimizer": _F("Optimiser"),
     "train.lr_schedule": _F("LR schedule"),
-    "train.regularization.decay": _F("Weight decay kind", help="l2: shrink weights in proportion; l1: push small "
-                                                               "weights to exactly zero"),
+    "train.regularization.decay": _F("Weight decay kind"),
     "train.device": _F("Device"),
-    "train.amp": _F("Mixed precision (CUDA)", help="Faster training on a CUDA GPU with bfloat16 or float16; "
-                                                   "ignored elsewhere"),
-    "layers[].activation": _F("Activation", help="The non-linearity after this layer"),
-    "layers[].bias": _F("Bias", help="Give this layer a bias: the offset a unit has before any input (the "
-                                     "tutorial's 'mean' catcher)"),
-    "layers[].batch_norm": _F("Batch norm", help="Normalise this layer's outputs over the batch"),
+    "train.amp": _F("Mixed precision (CUDA)"),
+    "layers[].activation": _F("Activation"),
+    "layers[].bias": _F("Bias"),
+    "layers[].batch_norm": _F("Batch norm"),
 })
 BOUNDED = tuple(path for path, info in FIELDS.items() if info.lo is not None or info.hi is not None)
 
 _LAYER_PATH = re.compile(r"^(?:encoder|decoder)\.layers\[\d*\]\.")
 
 
+def field_key(path: str) -> str:
+    """The key a spec path has in FIELDS (and in explain.EXPLANATIONS): a layer field is named without
+    its table and index ("encoder.layers[2].units" -> "layers[].units"); any other path is its own key."""
+    return _LAYER_PATH.sub("layers[].", path)
+
+
 def field_info(path: str) -> FieldInfo:
     """The row for a spec path; a layer field may be named with or without its index
     ("encoder.layers[2].units", "decoder.layers[].units", "layers[].units")."""
-    return FIELDS[_LAYER_PATH.sub("layers[].", path)]
+    return FIELDS[field_key(path)]
 
 
 def field_type(path: str):
     """The annotated type of the field at ``path`` (resolved through the spec's dataclasses)."""
     cls = AutoencoderSpec
-    parts = _LAYER_PATH.sub("layers[].", path).split(".")
+    parts = field_key(path).split(".")
     if parts[0] == "layers[]":
         cls, parts = LayerSpec, parts[1:]
     for part in parts[:-1]:

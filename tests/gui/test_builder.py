@@ -265,7 +265,10 @@ def test_a_problem_is_written_under_its_field_and_goes_when_fixed(qtbot, window)
     assert not window.train_action.isEnabled()
     bound_editor(window, "latent.activation").setCurrentText("sigmoid")
     assert message.isHidden() and window.state.issues == []
-    assert bound_editor(window, "objective.sparsity.kind").toolTip().startswith("l1:")  # its own tooltip is back
+    from aegui.core.explain import explanation
+
+    own = explanation("objective.sparsity.kind").short
+    assert bound_editor(window, "objective.sparsity.kind").toolTip().startswith(own)  # its own tooltip is back
     wait_summary(qtbot, window)
 
 
@@ -300,7 +303,8 @@ def _expected_range(path: str, decimals: int) -> tuple[float, float]:
 def test_every_number_editor_offers_exactly_the_fields_valid_range(qtbot, window):
     from PySide6.QtWidgets import QDoubleSpinBox
 
-    from aegui.core.spec_rules import BOUNDED, field_info
+    from aegui.core.explain import explanation
+    from aegui.core.spec_rules import BOUNDED
 
     builder = window.builder
     checked = 0
@@ -310,7 +314,7 @@ def test_every_number_editor_offers_exactly_the_fields_valid_range(qtbot, window
         assert isinstance(widget, QDoubleSpinBox) != _whole(path), path
         decimals = widget.decimals() if isinstance(widget, QDoubleSpinBox) else 0
         assert (widget.minimum(), widget.maximum()) == pytest.approx(_expected_range(path, decimals)), path
-        assert widget.toolTip() == field_info(path).help, path
+        assert widget.toolTip() == explanation(path).short, path
         checked += 1
     assert checked >= 35
     table = builder.layer_table.table

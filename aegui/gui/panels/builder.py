@@ -4,13 +4,16 @@ Each editor is bound to one dotted spec path. An edit copies the state's spec,
 sets that one field and hands it back as an undoable edit; the state then
 announces the new spec and every editor is refreshed from it. The builder never
 keeps its own spec.
+
+Every control's tooltip, and the longer text a "?" beside it opens in the explanation
+pane under the form, come from core.explain (one table keyed by spec path).
 """
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListWidget,
-    QScrollArea, QSpinBox, QVBoxLayout, QWidget,
+    QScrollArea, QSpinBox, QSplitter, QVBoxLayout, QWidget,
 )
 
 from ...core.model_summary import summarize
@@ -22,6 +25,7 @@ from ...core.spec_rules import (
     set_path, sync_capsule_code, unused_paths,
 )
 from ..widgets.diagram import ArchitectureDiagram
+from ..widgets.explain_pane import ExplainPane, explain_button, field_tooltip, set_choice_tooltips
 from ..widgets.layer_table import LayerTable, number_editor
 from ..workers import Worker
 
@@ -33,7 +37,9 @@ def _combo(items) -> QComboBox:
 
 
 def _choice(path: str) -> QComboBox:
-    return _combo(choices(path))
+    box = _combo(choices(path))
+    set_choice_tooltips(box, path)
+    return box
 
 
 def summary_job(token, spec, issues, data_bytes: int):
@@ -52,7 +58,7 @@ class ModelBuilder(QWidget):
         self.state = state
         self._bound: dict[str, QWidget] = {}
         self._labels: dict[str, str] = {}  # spec path -> the words its editor is labelled with
-        self._tips: dict[str, str] = {}  # spec path -> its editor's own tooltip
+        self._rows: dict[str, QWidget] = {}  # explanation key -> the control of its form row
         self._messages: dict[str, QLabel] = {}  # spec path -> the problem line under its editor
         self._loading = False
         self._summary_timer = QTimer(self, singleShot=True, interval=120)
@@ -63,7 +69,9 @@ class ModelBuilder(QWidget):
 
         self.preset_combo = _combo([name for name, _ in describe_presets()] + [BLANK])
         self.preset_combo.setObjectName("presetCombo")
-        self.preset_combo.setToolTip("Start from a named variant from the tutorial, or from a blank model")
+        self.preset_combo.setToolTip(field_tooltip("preset"))
+        for i, (_, words) in enumerate(describe_presets()):
+            self.preset_combo.setItemData(i, words, Qt.ItemDataRole.ToolTipRole)
         self.preset_combo.activated.connect(self._on_preset)
         self.description = QLabel(wordWrap=True)
         self.locked_banner = QLabel(
@@ -73,10 +81,13 @@ class ModelBuilder(QWidget):
         self.locked_banner.setStyleSheet("background:#fff3cd;color:#664d03;padding:4px;border-radius:3px;")
         self.locked_banner.hide()
 
+        self.explain_pane = ExplainPane()
         self.layer_table = LayerTable()
         self.layer_table.edited.connect(self._on_layers)
-        self.decoder_table = LayerTable(table_name="decoderLayerTable")
+        self.layer_table.explainRequested.connect(self.explain)
+        self.decoder_table = LayerTable(table_name="decoderLayerTable", spec_path="decoder.layers")
         self.decoder_table.edited.connect(self._on_decoder_layers)
+        self.decoder_table.explainRequested.connect(self.explain)
         self.diagram = ArchitectureDiagram()
         self.param_label = QLabel()
         self.param_label.setObjectName("paramCountLabel")
@@ -95,6 +106,7 @@ class ModelBuilder(QWidget):
         top = QHBoxLayout()
         top.addWidget(QLabel("Preset"))
         top.addWidget(self.preset_combo, 1)
+        top.addWidget(explain_button("preset", self.explain))
         column.addLayout(top)
         column.addWidget(self.description)
         column.addWidget(self.locked_banner)
@@ -112,7 +124,7 @@ class ModelBuilder(QWidget):
         column.addWidget(self._objective_box())
         column.addWidget(self._training_box())
         column.addStretch(1)
-        scroll = QScrollArea()
+        scroll = self.form_scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(content)
 
@@ -126,10 +138,19 @@ class ModelBuilder(QWidget):
         summary_layout.addWidget(self.problems_label)
         summary_layout.addWidget(self.shapes_list)
 
+        # The explanation pane sits under the form, in a splitter, so the control stays in sight beside it.
+        self.form_split = QSplitter(Qt.Orientation.Vertical)
+        self.form_split.setObjectName("builderSplit")
+        self.form_split.setChildrenCollapsible(False)
+        self.form_split.addWidget(scroll)
+        self.form_split.addWidget(self.explain_pane)
+        self.form_split.setStretchFactor(0, 3)
+        self.form_split.setStretchFactor(1, 2)
+
         outer = QVBoxLayout(self)
         outer.setContentsMargins(4, 4, 4, 4)
         outer.addWidget(summary)
-        outer.addWidget(scroll, 1)
+        outer.addWidget(self.form_split, 1)
 
         state.specChanged.connect(self._load)
         state.datasetChanged.connect(lambda _: self._summary_timer.start())  # the estimate counts the data
@@ -138,14 +159,13 @@ class ModelBuilder(QWidget):
 
     # --- layout pieces -------------------------------------------------------------------
     def _bind(self, path: str, widget: QWidget, form: QFormLayout | None = None) -> QWidget:
-        """Bind an editor to a spec path; its label and tooltip come from spec_rules."""
+        """Bind an editor to a spec path; its label comes from spec_rules, its words from core.explain."""
         self._bound[path] = widget
         info = field_info(path)
         label = f"{info.label} ({info.unit})" if info.unit else info.label
         self._labels[path] = info.label[:1].lower() + info.label[1:]  # for "set learning rate", "undo set β"
         widget.setProperty("specPath", path)
-        if info.help:
-            widget.setToolTip(info.help)
+        widget.setToolTip(self._tooltip(path))
         if isinstance(widget, QLineEdit):
             widget.editingFinished.connect(lambda w=widget, p=path: self._on_field(p, int(w.text() or 0)))
         elif isinstance(widget, (QSpinBox, QDoubleSpinBox)):
@@ -156,22 +176,57 @@ class ModelBuilder(QWidget):
             widget.currentTextChanged.connect(lambda value, p=path: self._on_field(p, value))
         elif isinstance(widget, QCheckBox):
             widget.toggled.connect(lambda value, p=path: self._on_field(p, value))
-        self._tips[path] = widget.toolTip()
         if form is not None:
-            # The field and, under it, its problem in words (hidden while there is none).
+            # The field with its "?" and, under it, its problem in words (hidden while there is none).
             message = QLabel(wordWrap=True)
             message.setObjectName("fieldProblem")
             message.setStyleSheet("color:#d9534f;")
             message.hide()
             self._messages[path] = message
-            cell = QWidget()
-            stack = QVBoxLayout(cell)
-            stack.setContentsMargins(0, 0, 0, 0)
-            stack.setSpacing(1)
-            stack.addWidget(widget)
-            stack.addWidget(message)
-            form.addRow(label, cell)
+            self._add_row(form, label, widget, path, message)
         return widget
+
+    def _add_row(self, form: QFormLayout, label: str, widget: QWidget, key: str, message: QLabel | None = None):
+        """A form row: the label (with the control's tooltip), the control, its "?" and its problem line."""
+        self._rows[key] = widget
+        cell = QWidget()
+        stack = QVBoxLayout(cell)
+        stack.setContentsMargins(0, 0, 0, 0)
+        stack.setSpacing(1)
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(2)
+        # A tick box keeps its own width: stretched, clicking the empty space beside it would toggle it.
+        row.addWidget(widget, 0 if isinstance(widget, QCheckBox) else 1)
+        if isinstance(widget, QCheckBox):
+            row.addStretch(1)
+        row.addWidget(explain_button(key, self.explain))
+        stack.addLayout(row)
+        if message is not None:
+            stack.addWidget(message)
+        words = QLabel(label)
+        words.setToolTip(field_tooltip(key))
+        words.setBuddy(widget)
+        form.addRow(words, cell)
+
+    def _tooltip(self, path: str) -> str:
+        """The editor's own tooltip: its short explanation, and the chosen value's for a list of choices."""
+        widget = self._bound[path]
+        return field_tooltip(path, widget.currentText() if isinstance(widget, QComboBox) else None)
+
+    def explain(self, key: str) -> None:
+        """Open the explanation of ``key`` (a spec path or a core.explain key) in the pane under the form."""
+        widget = self._bound.get(key)
+        current = widget.currentText() if isinstance(widget, QComboBox) else None
+        was_hidden = self.explain_pane.isHidden()
+        self.explain_pane.show_key(key, current)
+        if was_hidden:  # opening: give it 40% of the form's height; later "?"s keep the user's split
+            total = sum(self.form_split.sizes()) or self.form_split.height()
+            self.form_split.setSizes([total - total * 2 // 5, total * 2 // 5])
+        # The pane took height from the form: keep the control explained (or the table that asked) in sight.
+        control = self._rows.get(key, self.sender())
+        if isinstance(control, QWidget) and self.form_scroll.widget().isAncestorOf(control):
+            self.form_scroll.ensureWidgetVisible(control)
 
     def _form(self, form: QFormLayout, *paths: str) -> None:
         """An editor for each path, in order: a number editor, a list of choices or a tick box by its type."""
@@ -185,7 +240,8 @@ class ModelBuilder(QWidget):
         box = QGroupBox("Architecture")
         form = QFormLayout(box)
         self.input_label = QLabel()
-        form.addRow("Input", self.input_label)
+        self.input_label.setToolTip(field_tooltip("input"))
+        self._add_row(form, "Input", self.input_label, "input")
         self._form(form, "family", "latent.dim")
         self._bound["latent.dim"].setObjectName("latentDimSpin")
         self._form(form, "latent.activation", "latent.bias", "latent.bias_init", "likelihood", "decoder.mirror",
@@ -205,10 +261,10 @@ class ModelBuilder(QWidget):
                    "capsule.primary_stride", "capsule.num_capsules", "capsule.capsule_dim", "capsule.routing_iterations")
         self.capsule_units = QLineEdit()
         self.capsule_units.setObjectName("capsuleDecoderUnits")
-        self.capsule_units.setToolTip("Widths of the decoder's hidden layers, from the capsule poses to the "
-                                      "output, e.g. 256, 512")
+        self.capsule_units.setProperty("specPath", "capsule.decoder_units")
+        self.capsule_units.setToolTip(field_tooltip("capsule.decoder_units"))
         self.capsule_units.editingFinished.connect(self._on_capsule_units)
-        form.addRow("Decoder widths", self.capsule_units)
+        self._add_row(form, "Decoder widths", self.capsule_units, "capsule.decoder_units")
         return box
 
     def _objective_box(self) -> QGroupBox:
@@ -278,7 +334,7 @@ class ModelBuilder(QWidget):
         for path, widget in self._bound.items():
             if path not in flagged:
                 widget.setStyleSheet("")
-                widget.setToolTip(self._tips.get(path, ""))
+                widget.setToolTip(self._tooltip(path))
                 if path in self._messages:
                     self._messages[path].hide()
         rows: dict[int, str] = {}
@@ -288,7 +344,7 @@ class ModelBuilder(QWidget):
                 decoder_rows[int(path.split("[")[1].split("]")[0])] = f"{path}: {message}"
             if path in self._bound:
                 self._bound[path].setStyleSheet("border: 1px solid #d9534f;")
-                self._bound[path].setToolTip(message)
+                self._bound[path].setToolTip(f"{message}\n\n{self._tooltip(path)}")
                 if path in self._messages:
                     self._messages[path].setText(message)
                     self._messages[path].show()

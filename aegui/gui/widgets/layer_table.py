@@ -1,4 +1,8 @@
-"""The editable table of encoder layers: one row a layer, one editor a cell."""
+"""The editable table of encoder (or decoder) layers: one row a layer, one editor a cell.
+
+Each cell editor carries its spec path (``specPath``, e.g. "encoder.layers[2].kernel") and the tooltip
+core.explain gives that field; the "?" beside the buttons, and a click on a column's heading, ask for
+the longer explanation (``explainRequested``), which the builder shows in its pane."""
 from __future__ import annotations
 
 import typing
@@ -6,12 +10,14 @@ import typing
 from PySide6.QtCore import QSignalBlocker, Signal
 from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import (
-    QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QHeaderView, QLineEdit, QPushButton,
-    QSpinBox, QTableWidget, QVBoxLayout, QWidget,
+    QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QHeaderView, QLineEdit, QMenu,
+    QPushButton, QSpinBox, QTableWidget, QToolButton, QVBoxLayout, QWidget,
 )
 
+from ...core.explain import explanation, title
 from ...core.spec import LayerSpec
 from ...core.spec_rules import FieldInfo, choices, field_info, field_type
+from .explain_pane import field_tooltip, set_choice_tooltips
 
 INT_EDITOR_MAX = 2 ** 31 - 1  # a QSpinBox holds a C int; wider whole numbers get a line editor
 
@@ -47,25 +53,32 @@ def number_editor(path: str) -> QWidget:
     return box
 
 
-# One column a layer field; each column's heading, tooltip and range come from spec_rules.
+# One column a layer field; each column's heading and range come from spec_rules, its words from core.explain.
 FIELDS = ("units", "kernel", "stride", "activation", "bias", "bias_init", "batch_norm", "dropout")
 COLUMNS = tuple(field_info(f"layers[].{name}").label for name in FIELDS)
-TOOLTIPS = tuple(field_info(f"layers[].{name}").help for name in FIELDS)
+
+
+def column_field(col: int, family: str) -> str:
+    """The LayerSpec field a column edits: the width column is channels for conv and capsule models."""
+    return "channels" if col == 0 and family in ("conv", "capsule") else FIELDS[col]
 
 
 class LayerTable(QWidget):
     """Edits a list of LayerSpec; emits ``edited`` with the new list after any change."""
 
     edited = Signal(list)
+    explainRequested = Signal(str)  # a core.explain key: the table, or one of its columns
 
-    def __init__(self, parent: QWidget | None = None, table_name: str = "layerTable"):
+    def __init__(self, parent: QWidget | None = None, table_name: str = "layerTable",
+                 spec_path: str = "encoder.layers"):
         super().__init__(parent)
+        self.spec_path = spec_path
         self.table = QTableWidget(0, len(COLUMNS), self)
         self.table.setObjectName(table_name)
         self.table.setHorizontalHeaderLabels(COLUMNS)
-        for i, tip in enumerate(TOOLTIPS):
-            self.table.horizontalHeaderItem(i).setToolTip(tip)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().sectionClicked.connect(
+            lambda col: self.explainRequested.emit(self.column_key(col)))
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().setDefaultSectionSize(28)
@@ -78,10 +91,12 @@ class LayerTable(QWidget):
         self.down_button = QPushButton("Move down")
         self.add_button.setToolTip("Add a layer after the selected one (or at the end)")
         self.remove_button.setToolTip("Remove the selected layer")
+        self.explain_button = self._explain_button()
         buttons = QHBoxLayout()
         for b in (self.add_button, self.remove_button, self.up_button, self.down_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
+        buttons.addWidget(self.explain_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.table)
@@ -93,6 +108,39 @@ class LayerTable(QWidget):
         self.remove_button.clicked.connect(self._remove)
         self.up_button.clicked.connect(lambda: self._move(-1))
         self.down_button.clicked.connect(lambda: self._move(1))
+        self._set_header_tips()
+
+    # --- explanations ------------------------------------------------------------------------
+    def column_key(self, col: int) -> str:
+        return f"layers[].{column_field(col, self._family)}"
+
+    def _explain_button(self) -> QToolButton:
+        """A "?" whose menu explains the table as a whole and each of its columns."""
+        button = QToolButton(self)
+        button.setText("?")
+        button.setObjectName("explainButton")
+        button.setProperty("explainKey", self.spec_path)
+        button.setAutoRaise(True)
+        button.setToolTip(f"Explain: {title(self.spec_path)} and each column (or click a column's heading)")
+        button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(button)
+        menu.setObjectName("layerExplainMenu")
+        menu.addAction(title(self.spec_path), lambda: self.explainRequested.emit(self.spec_path))
+        menu.addSeparator()
+        for col, heading in enumerate(COLUMNS):
+            menu.addAction(heading, lambda col=col: self.explainRequested.emit(self.column_key(col)))
+        button.setMenu(menu)
+        return button
+
+    def _set_header_tips(self) -> None:
+        for col in range(len(COLUMNS)):
+            tip = f"{explanation(self.column_key(col)).short}\n\nClick the heading for more."
+            self.table.horizontalHeaderItem(col).setToolTip(tip)
+
+    def _cell_tip(self, row: int, col: int) -> str:
+        editor = self.table.cellWidget(row, col)
+        value = editor.currentText() if isinstance(editor, QComboBox) else None
+        return field_tooltip(self.column_key(col), value)
 
     # --- in --------------------------------------------------------------------------------
     def set_layers(self, layers: list[LayerSpec], family: str) -> None:
@@ -101,7 +149,9 @@ class LayerTable(QWidget):
         selected = self.table.currentRow()
         rebuild = family != self._family or len(layers) != self.table.rowCount()
         self._layers = [LayerSpec(**vars(layer)) for layer in layers]
-        self._family = family
+        if family != self._family:
+            self._family = family
+            self._set_header_tips()  # the width column's words follow the family
         self._loading = True
         try:
             if rebuild:
@@ -124,13 +174,14 @@ class LayerTable(QWidget):
         stride.setEnabled(conv_like)
         activation = QComboBox()
         activation.addItems(choices("layers[].activation"))
+        set_choice_tooltips(activation, "layers[].activation")
         bias = QCheckBox()
         bias_init = number_editor("layers[].bias_init")
         norm = QCheckBox()
         dropout = number_editor("layers[].dropout")
         editors = (width, kernel, stride, activation, bias, bias_init, norm, dropout)
         for col, editor in enumerate(editors):
-            editor.setToolTip(TOOLTIPS[col])
+            editor.setProperty("specPath", f"{self.spec_path}[{row}].{column_field(col, self._family)}")
             if isinstance(editor, (QSpinBox, QDoubleSpinBox)):
                 # One edit (and one undo step) per finished number, not one per keystroke.
                 editor.setKeyboardTracking(False)
@@ -138,6 +189,7 @@ class LayerTable(QWidget):
             signal = {QSpinBox: "valueChanged", QDoubleSpinBox: "valueChanged", QComboBox: "currentTextChanged",
                       QCheckBox: "toggled"}[type(editor)]
             getattr(editor, signal).connect(lambda *_: self._changed())
+            editor.setToolTip(self._cell_tip(row, col))
 
     def _load_row(self, row: int, layer: LayerSpec) -> None:
         conv_like = self._family in ("conv", "capsule")
@@ -211,7 +263,7 @@ class LayerTable(QWidget):
             self.table.selectRow(new_row)
 
     def mark_problems(self, problems: dict[int, str]) -> None:
-        """Outline the rows that have problems, with the message as their tooltip."""
+        """Outline the rows that have problems, with the message before the cells' own tooltips."""
         for row in range(self.table.rowCount()):
             message = problems.get(row)
             for col in range(len(COLUMNS)):
@@ -219,4 +271,5 @@ class LayerTable(QWidget):
                 if widget is None:
                     continue
                 widget.setStyleSheet("border: 1px solid #d9534f;" if message else "")
-                widget.setToolTip(message or TOOLTIPS[col])
+                tip = self._cell_tip(row, col)
+                widget.setToolTip(f"{message}\n\n{tip}" if message else tip)
