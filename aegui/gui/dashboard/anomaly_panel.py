@@ -29,7 +29,7 @@ from ...core.inference import CHUNK, InferenceModel
 from ...core.spec_rules import input_fits
 from ..widgets.when_shown import WeightsWhenShown, blank, run_matches
 from ..workers import Worker
-from .plots import BOLD, NOTE, bar_curve, fix_axes, fixed_label, pen
+from .plots import BOLD, NOTE, bar_curve, fix_axes, fixed_label, health_line, pen
 from .samples import SampleView, display_levels
 
 NEUTRAL_X = (-3.0, 0.0)  # log10 of 0.001 .. 1: the axis before any errors are drawn
@@ -212,6 +212,7 @@ class AnomalyPanel(WeightsWhenShown, QWidget):
         layout.addWidget(self.worst_label)
         layout.addWidget(self.worst, 2)
         layout.addWidget(self.worst_caption)
+        layout.addWidget(health_line("anomaly"))
         self.errors: np.ndarray | None = None
         self.index: np.ndarray | None = None
         self.is_anomaly: np.ndarray | None = None

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from ...core.reports import Report
 from ..widgets.image_grid import mosaic, to_display
-from .plots import NOTE, small_font, fixed_label
+from .plots import NOTE, fixed_label, health_line, small_font
 
 OVERLAY_SAMPLES = 8
 OVERLAY_COLUMNS = 4  # two rows of four: bigger tiles in the narrow right-hand column
@@ -90,6 +90,7 @@ class AttentionPanel(QWidget):
         layout.setSpacing(0)
         layout.addWidget(self.graphics, 1)
         layout.addWidget(self.caption)
+        layout.addWidget(health_line("attention"))
         self.clear()
 
     def clear(self) -> None:

@@ -21,8 +21,8 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 from ...core.reports import Report
 from .history import RunRecorder
 from .plots import (
-    NOTE, WARN, RangeKeeper, bar_curve, fixed_label, line_curve, peak_decimate, pen, pixels_spanned, set_bars,
-    small_plot,
+    NOTE, WARN, RangeKeeper, bar_curve, fixed_label, health_line, line_curve, peak_decimate, pen, pixels_spanned,
+    set_bars, small_plot,
 )
 
 HIST_BINS = 40
@@ -96,6 +96,7 @@ class SparsityPanel(QWidget):
         layout.setSpacing(0)
         layout.addWidget(self.graphics, 1)
         layout.addWidget(self.caption)
+        layout.addWidget(health_line("sparsity"))
         self._bars_y = RangeKeeper(self.bars_plot)
         self._hist_y = RangeKeeper(self.hist_plot)
         self.clear()
@@ -200,6 +201,7 @@ class VaePanel(QWidget):
         layout.addWidget(self.graphics, 1)
         layout.addWidget(self.caption)
         layout.addWidget(self.warning)
+        layout.addWidget(health_line("vae"))
         self._y = RangeKeeper(self.plot)
         self.warmup_epochs = 0.0
         self.clear()

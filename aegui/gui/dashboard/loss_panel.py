@@ -30,11 +30,12 @@ from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QHBoxLayout, QLabel, QSizePolicy, QSlider, QVBoxLayout, QWidget,
 )
 
+from ...core.explain import EXPLANATIONS, term_key
 from .export import CSV_FILTER, IMAGE_FILTERS, ask_save_path, export_menu_button, export_plot, run_export, write_csv
 from .history import PRETRAIN_KEY, RunRecorder, is_pretrain
 from .plots import (
-    NOTE, TERM_COLOURS, LogAxis, PathItem, SpanKeeper, fix_axes, fixed_label, line_curve, pale, peak_decimate,
-    pen, pixels_spanned,
+    NOTE, TERM_COLOURS, LogAxis, PathItem, SpanKeeper, fix_axes, fixed_label, health_line, line_curve, pale,
+    peak_decimate, pen, pixels_spanned,
 )
 from .reference import ReferenceBand
 
@@ -118,6 +119,7 @@ class LossPanel(QWidget):
                                           "there are two points)")
         self.term_boxes: dict[str, QCheckBox] = {}
         layout.addWidget(self.legend_row)
+        layout.addWidget(health_line("loss"))
 
         self.curves: dict[str, PathItem] = {}
         self.dots: dict[str, pg.ScatterPlotItem] = {}  # key -> its marker, shown while it has one point
@@ -329,6 +331,8 @@ class LossPanel(QWidget):
         if term not in self.term_boxes:
             self.term_boxes[term] = self._toggle(term, term, "#7a7a7a" if term == PRETRAIN_KEY else colour,
                                                  checked=term not in HIDDEN_AT_START)
+            if term_key(term) in EXPLANATIONS:  # what the term is, in words (pretraining's tip is its own)
+                self.term_boxes[term].setToolTip(EXPLANATIONS[term_key(term)].short)
         item.setVisible(self._wanted(key))
         return item
 

@@ -24,6 +24,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QSizePolicy, QVBoxLayout, QWidget
 
+from ...core.explain import PANEL_HEALTH
 from .text import TextLine
 
 TERM_COLOURS = {
@@ -283,6 +284,15 @@ def fixed_label(text: str = "", width: int | None = None, lines: int = 1,
     """A line of text whose changes never re-lay out its neighbours (see text.py)."""
     colour, bold = look
     return TextLine(text, lines=lines, colour=colour, bold=bold, width=width)
+
+
+def health_line(panel: str) -> TextLine:
+    """A panel's grey line saying what a healthy run looks like there (core.explain.PANEL_HEALTH): one
+    line, elided in a narrow column and then whole on hover, so it costs a panel one line of height."""
+    line = fixed_label(f"Healthy: {PANEL_HEALTH[panel]}", look=NOTE)
+    line.setObjectName("panelHealth")
+    line.setProperty("panel", panel)
+    return line
 
 
 class Section(QFrame):

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QHBoxLayout, QSlider, QVBoxLayout, QWidget
 
 from ...core.reports import Report
 from .history import SnapshotRing
-from .plots import NOTE, fixed_label
+from .plots import NOTE, fixed_label, health_line
 from ..widgets.when_shown import blank
 from .samples import SampleView, display_levels
 
@@ -44,6 +44,7 @@ class ReconPanel(QWidget):
         layout.addWidget(self.view, 1)
         layout.addLayout(row)
         layout.addWidget(self.caption)
+        layout.addWidget(health_line("recon"))
         self.slider.valueChanged.connect(self._on_slider)
         self.clear()
 

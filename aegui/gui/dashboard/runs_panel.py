@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from .export import CSV_FILTER, IMAGE_FILTERS, ask_save_path, export_menu_button, export_plot, run_export, write_csv
-from .plots import RUN_COLOURS, fix_axes, pen
+from .plots import RUN_COLOURS, fix_axes, health_line, pen
 from .stats_panel import format_duration
 
 COLUMNS = ("compare", "run", "preset", "dataset", "final val loss", "ended", "time")
@@ -74,6 +74,7 @@ class RunsPanel(QWidget):
         lower.setContentsMargins(0, 0, 0, 0)
         lower.addLayout(controls)
         lower.addWidget(self.plot_widget, 1)
+        lower.addWidget(health_line("runs"))
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
         split.addWidget(bottom)

@@ -11,7 +11,7 @@ import math
 from PySide6.QtWidgets import QGridLayout, QVBoxLayout, QWidget
 
 from ...core.reports import FINISHED, PAUSED, Report
-from .plots import WARN, fixed_label
+from .plots import WARN, fixed_label, health_line
 from .text import ProgressStrip
 
 FIELDS = ("phase", "eta", "speed", "device", "lr", "grad", "knob", "loss")
@@ -103,6 +103,7 @@ class StatsPanel(QWidget):
         layout.addWidget(self.progress)
         layout.addLayout(grid)
         layout.addWidget(self.message)
+        layout.addWidget(health_line("stats"))
         self._texts: dict[str, str] = {}
         self._percent = -1
 

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from ...core.reports import Report
 from ..widgets.image_grid import mosaic, to_display
-from .plots import CAUTION, NOTE, bar_curve, fixed_label, set_bars, small_plot
+from .plots import CAUTION, NOTE, bar_curve, fixed_label, health_line, set_bars, small_plot
 
 GAP_RGB = (0.30, 0.55, 0.85)  # between filter tiles: a blue no grey filter pixel has
 GAP_VALUE = 2.0  # a grey mosaic's gap pixels: above the tiles' 0..1, the lookup table's last entry
@@ -135,6 +135,7 @@ class WeightsPanel(QWidget):
         layout.addWidget(self.graphics, 1)
         layout.addWidget(self.caption)
         layout.addWidget(self.bias_note)
+        layout.addWidget(health_line("weights"))
         self.clear()
 
     def clear(self) -> None:
