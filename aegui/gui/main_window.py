@@ -23,6 +23,7 @@ from .panels.latent import LatentExplorer
 from .project_commands import ProjectCommands, make_train_menu
 from .projects import AUTOSAVE_MS, ProjectManager
 from .state import AppState
+from .widgets.guide import show_guide
 
 LATENT_REFRESH_MS = 3000
 from .workers import Worker
@@ -180,6 +181,8 @@ class MainWindow(ProjectCommands, QMainWindow):
         view.addAction(self.model_dock.toggleViewAction())
         view.addAction(self.data_dock.toggleViewAction())
         help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self._action("&Guide", "F1", "A short tour of the window, one page per area",
+                                         lambda: show_guide(self), "guideAction"))
         help_menu.addAction(self._action("&About", None, "About Autoencoder Studio", self.about, "aboutAction"))
 
         toolbar = QToolBar("Main", self)

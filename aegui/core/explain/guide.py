@@ -76,7 +76,7 @@ GUIDE_PAGES: list[tuple[str, str]] = [
      "Opening it brings all of that back, and the explorer and canvas work at once. Closing never asks: "
      "unsaved work is kept and comes back at the next start.\n\n"
      "File > Export > Spec writes the model alone as JSON, to share or to train from the command line "
-     "(python main.py train). The command line also exports a trained project as ONNX, TorchScript, plain "
+     "(python main.py train --spec FILE). The command line also exports a trained project as ONNX, TorchScript, plain "
      "PyTorch code with its weights, or PNG images. Panels export their pictures and numbers where they show "
      "an export button."),
     ("Experiments",
