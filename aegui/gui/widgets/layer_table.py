@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
     QPushButton, QSpinBox, QTableWidget, QToolButton, QVBoxLayout, QWidget,
 )
 
-from ...core.explain import explanation, title
+from ...core.explain import title
 from ...core.spec import LayerSpec
 from ...core.spec_rules import FieldInfo, choices, field_info, field_type
 from .explain_pane import field_tooltip, set_choice_tooltips
@@ -134,7 +134,7 @@ class LayerTable(QWidget):
 
     def _set_header_tips(self) -> None:
         for col in range(len(COLUMNS)):
-            tip = f"{explanation(self.column_key(col)).short}\n\nClick the heading for more."
+            tip = f"{field_tooltip(self.column_key(col))}\n\nClick the heading for more."
             self.table.horizontalHeaderItem(col).setToolTip(tip)
 
     def _cell_tip(self, row: int, col: int) -> str:
