@@ -1,8 +1,9 @@
 """The headless command line: the same engine the GUI drives, without Qt.
 
 Every user mistake (a bad argument, spec, dataset, device or project file) ends in
-one line on stderr and exit code 2. The last line of stdout of ``train`` is one JSON
-object. The commands live beside this module: train.py (train, resume) and export.py.
+one line on stderr and exit code 2. The last line of stdout of ``train`` and ``experiment`` is
+one JSON object. The commands live beside this module: train.py (train, resume), export.py and
+experiments.py (experiments, experiment).
 """
 from __future__ import annotations
 
@@ -93,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--python", metavar="DIR", help="DIR/model.py (plain torch code) and DIR/weights.safetensors")
     what.add_argument("--images", metavar="DIR", help="reconstructions, filters and the latent map as PNG, and the "
                                                     "metrics as CSV")
+    from .experiments import add_parsers as add_experiment_parsers
+
+    add_experiment_parsers(sub)
     return parser
 
 
@@ -153,7 +157,11 @@ def _run_command(argv: list[str] | None) -> int:
         from .export import cmd_export
 
         return cmd_export(args)
-    raise CliError("no command given; use 'train', 'presets' or 'export'")
+    if args.command in ("experiments", "experiment"):
+        from .experiments import cmd_experiment, cmd_experiments
+
+        return cmd_experiments(args) if args.command == "experiments" else cmd_experiment(args)
+    raise CliError("no command given; use 'train', 'presets', 'export', 'experiments' or 'experiment'")
 
 
 if __name__ == "__main__":
