@@ -10,7 +10,7 @@ pane under the form, come from core.explain (one table keyed by spec path).
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QPoint, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListWidget,
     QScrollArea, QSpinBox, QSplitter, QVBoxLayout, QWidget,
@@ -225,8 +225,21 @@ class ModelBuilder(QWidget):
             self.form_split.setSizes([total - total * 2 // 5, total * 2 // 5])
         # The pane took height from the form: keep the control explained (or the table that asked) in sight.
         control = self._rows.get(key, self.sender())
-        if isinstance(control, QWidget) and self.form_scroll.widget().isAncestorOf(control):
-            self.form_scroll.ensureWidgetVisible(control)
+        content = self.form_scroll.widget()
+        if isinstance(control, QWidget) and content.isAncestorOf(control):
+            top, height = control.mapTo(content, QPoint(0, 0)).y(), control.height()
+            # After the splitter has laid the pane out: only then is the form's new height known.
+            QTimer.singleShot(0, self, lambda: self._scroll_to(top, height))
+
+    def _scroll_to(self, top: int, height: int) -> None:
+        """Scroll the form up or down just enough to show rows top..top+height; never sideways (that
+        would hide the labels of a form wider than the dock)."""
+        bar, view = self.form_scroll.verticalScrollBar(), self.form_scroll.viewport().height()
+        margin = 8
+        if top - margin < bar.value():
+            bar.setValue(top - margin)
+        elif top + height + margin > bar.value() + view:
+            bar.setValue(min(top - margin, top + height + margin - view))
 
     def _form(self, form: QFormLayout, *paths: str) -> None:
         """An editor for each path, in order: a number editor, a list of choices or a tick box by its type."""
