@@ -25,8 +25,8 @@ GUIDE_PAGES: list[tuple[str, str]] = [
      "position), synthetic time series with injected anomalies, and synthetic card transactions with rare "
      "fraud.\n\n"
      "Import your own: a .npy or .npz array, a CSV table, MNIST-format IDX files, or a folder of images with "
-     "one subfolder per label. Drop a file or a folder on the window to import it. A file that cannot be read "
-     "is explained in place, and the data you had stays loaded.\n\n"
+     "one subfolder per label. Drop a file or a folder on the Data panel to import it. A file that cannot be "
+     "read is explained in place, and the data you had stays loaded.\n\n"
      "Limit keeps a smaller, class-balanced sample for quick runs. Train without leaves one class out of "
      "training, so the Anomalies view can test whether the model notices it."),
     ("Model builder",
@@ -76,9 +76,9 @@ GUIDE_PAGES: list[tuple[str, str]] = [
      "Opening it brings all of that back, and the explorer and canvas work at once. Closing never asks: "
      "unsaved work is kept and comes back at the next start.\n\n"
      "File > Export > Spec writes the model alone as JSON, to share or to train from the command line "
-     "(python main.py train --spec FILE). The command line also exports a trained project as ONNX, TorchScript, plain "
-     "PyTorch code with its weights, or PNG images. Panels export their pictures and numbers where they show "
-     "an export button."),
+     "(python main.py train --spec FILE). The command line also exports a trained project as ONNX, "
+     "TorchScript, plain PyTorch code with its weights, or PNG images. Panels export their pictures and "
+     "numbers where they show an export button."),
     ("Experiments",
      "The Experiments tab holds one-click comparisons, each testing a claim of the tutorial on real data: "
      "biases, the learning rate and batch size, hidden layers, sparsity, denoising, the variational family, "

@@ -64,8 +64,8 @@ ARCHITECTURE: dict[str, E] = {
         "every other through several heads. The decoder expands the code into memory tokens that each output "
         "patch attends to.\n\n"
         "The tutorial brings attention in for sequences, where some parts of the input matter more than "
-        "others. The Attention panel shows which patches the code attends to: on digits, look for the weight "
-        "on the strokes rather than on the empty border.",
+        "others. The Attention / capsules panel shows which patches the code attends to: on digits, look for "
+        "the weight on the strokes rather than on the empty border.",
         ATTENTION, "attention: a transformer over patches"),
     "family=capsule": E(
         "Groups of units (capsules) stand for parts: a capsule's length says how present its part is, its "
@@ -75,7 +75,7 @@ ARCHITECTURE: dict[str, E] = {
         "capsules' poses side by side, so its size is latent capsules x latent capsule size. A small fully "
         "connected decoder rebuilds the input from them.\n\n"
         "The tutorial says capsules capture how parts make up objects, which helps with variations and "
-        "deformations. The Capsules panel shows each latent capsule's length per sample: watch whether "
+        "deformations. The Attention / capsules panel shows each latent capsule's length per sample: watch whether "
         "different digits come to use different capsules.",
         CAPSULE, "capsule: routing by agreement"),
     "latent.dim": E(
@@ -312,12 +312,12 @@ ATTENTION_PARTS: dict[str, E] = {
         "the heads.",
         "Each head attends with its own queries and keys over a slice of the token width, so one head can "
         "follow strokes while another follows position. More heads are not more parameters, only more, "
-        "narrower views. The Attention panel shows the attention averaged over the heads.",
+        "narrower views. The Attention / capsules panel shows the attention averaged over the heads.",
         ATTENTION),
     "attention.pool": E(
         "How the tokens become one code: cross lets a learned query attend over them; mean averages them.",
         "With cross pooling, one learned query looks at every token and takes a weighted mix of them; those "
-        "weights are what the Attention panel draws, so you see which patches the code is made of. Mean "
+        "weights are what the Attention / capsules panel draws, so you see which patches the code is made of. Mean "
         "pooling counts every token alike; the panel then shows how much the last block's tokens attend to "
         "each patch.",
         ATTENTION),
@@ -375,7 +375,7 @@ CAPSULES: dict[str, E] = {
         "How many latent capsules the primary capsules are routed to. With the latent capsule size it sets "
         "the code size.",
         "Each latent capsule can come to stand for one kind of whole, such as a digit's shape. The code is "
-        "their poses side by side: latent capsules x latent capsule size numbers. The Capsules panel draws "
+        "their poses side by side: latent capsules x latent capsule size numbers. The Attention / capsules panel draws "
         "each one's length, how present it is, for each sample.",
         CAPSULE),
     "capsule.capsule_dim": E(
