@@ -90,7 +90,7 @@ EXPERIMENTS_LIST = [
               Arm("deep: 512-256-128", {"train.lr": 3e-3}, preset="deep")),
         figures=COMMON + ("train_recon_mse", "generalisation_gap"),
         views=("train_loss", "val_recon_mse", "reconstructions"),
-        budgets=budgets(2, 40, 100, limit=1500), verdict=verdicts.hidden_layers),
+        budgets=budgets(2, 40, 100, limit=1500, batch_size=32), verdict=verdicts.hidden_layers),
     Experiment(
         name="sparsity", title="Sparsity: dense against L1 and KL penalties",
         description="a 64-unit code with no penalty, an L1 penalty, and a KL penalty towards rho = 0.05",

@@ -67,9 +67,9 @@ def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
 
 
 def log_ticks(lo: float, hi: float) -> list[float]:
-    """Powers of ten (with 2 and 5 between them when the range is under two decades)."""
+    """Powers of ten, with 2, 3 and 5 between them over a short range (3 over a middle one)."""
     a, b = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
-    mults = (1, 2, 5) if b - a <= 2 else (1,)
+    mults = (1, 2, 3, 5) if b - a <= 2 else ((1, 3) if b - a <= 4 else (1,))
     return [m * 10.0 ** e for e in range(a, b + 1) for m in mults if lo <= m * 10.0 ** e <= hi * 1.0001] or [lo, hi]
 
 
@@ -117,9 +117,15 @@ class Axes:
 
 
 def new_canvas(title: str, width: int = WIDTH, height: int = HEIGHT) -> Image.Image:
+    """A white picture with ``title`` at the top, in a smaller font (then cut short) if it is too long."""
     image = Image.new("RGB", (width, height), BACKGROUND)
     d = ImageDraw.Draw(image)
-    d.text((16, 12), title, fill=INK, font=font(15))
+    size = 15
+    while size > 11 and text_width(d, title, size) > width - 32:
+        size -= 1
+    while len(title) > 8 and text_width(d, title, size) > width - 32:
+        title = title[:-2].rstrip() + "…"
+    d.text((16, 12), title, fill=INK, font=font(size))
     return image
 
 
@@ -287,7 +293,7 @@ def to_rgb_tiles(images: np.ndarray, scale: int) -> np.ndarray:
 def image_grid(panels: list[tuple[str, np.ndarray, list[str]]], title: str, columns: int = 8) -> Image.Image:
     """Per (name, images (N, C, H, W), row captions): a labelled grid, panels stacked."""
     h, w = panels[0][1].shape[-2:]
-    scale = max(1, min(4, 72 // max(h, w)))
+    scale = max(1, min(4, 96 // max(h, w)))
     tile_h, tile_w = h * scale, w * scale
     gap = 4
     caption_w = 0

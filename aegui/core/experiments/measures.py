@@ -86,6 +86,11 @@ class ArmContext:
     def val_recon(self) -> np.ndarray:
         return self.model.reconstruct(self.val_x)
 
+    def spread(self, n: int) -> np.ndarray:
+        """Indices of at most ``n`` validation samples spread over all of them: the split keeps the
+        data's order, which for the digits is by class, so the first few would all be zeros."""
+        return spread_index(len(self.val_rows), n)
+
     def generator(self, offset: int) -> torch.Generator:
         """A fresh seeded stream for one measure, so measures do not shift each other's draws."""
         return torch.Generator().manual_seed(derived_seed(self.seed, offset))
@@ -97,6 +102,11 @@ class ArmContext:
 def derived_seed(seed: int, offset: int) -> int:
     """A seed for stream ``offset`` of a run seeded ``seed``, below 2**63 for any seed a spec allows."""
     return int(np.random.SeedSequence([seed, offset]).generate_state(1, np.uint64)[0]) >> 1
+
+
+def spread_index(count: int, n: int) -> np.ndarray:
+    """At most ``n`` indices evenly spread over ``range(count)``."""
+    return np.unique(np.linspace(0, count - 1, min(n, count)).round().astype(np.int64))
 
 
 def spread_rows(rows: np.ndarray, limit: int = MAX_EVAL) -> np.ndarray:
@@ -182,7 +192,8 @@ def basic(ctx: ArmContext) -> Measured:
                            if isinstance(row.get(column), (int, float)) and math.isfinite(row[column])]
     m.curves["samples.val_mse"] = val_errors.tolist()
     if ctx.dataset.kind == "image":
-        m.images["reconstructions"] = unit_images(np.concatenate([ctx.val_x[:SHOWN], ctx.val_recon[:SHOWN]]))
+        shown = ctx.spread(SHOWN)
+        m.images["reconstructions"] = unit_images(np.concatenate([ctx.val_x[shown], ctx.val_recon[shown]]))
     return m
 
 
@@ -302,7 +313,8 @@ def denoising(ctx: ArmContext) -> Measured:
             m.figures[f"psnr_noisy_at_{key}"] = float(in_psnr.mean())
             m.figures[f"psnr_gain_at_{key}"] = float(out_psnr.mean() - in_psnr.mean())
             m.curves[f"samples.psnr_at_{key}"] = out_psnr.tolist()
-            m.images["denoised"] = unit_images(np.concatenate([clean[:SHOWN], noisy[:SHOWN], out[:SHOWN]]))
+            shown = ctx.spread(SHOWN)
+            m.images["denoised"] = unit_images(np.concatenate([clean[shown], noisy[shown], out[shown]]))
     m.curves["psnr_by_noise"] = outputs
     m.curves["psnr_by_noise.x"] = list(NOISE_LEVELS)
     m.curves["psnr_noisy_by_noise"] = noisy_psnr
@@ -315,8 +327,7 @@ def denoising(ctx: ArmContext) -> Measured:
 def structure(ctx: ArmContext) -> Measured:
     """Mean structural similarity of reconstructions to their inputs (at most 300 images: SSIM is
     a few milliseconds an image)."""
-    n = min(300, len(ctx.val_x))
-    values = np.array([ssim(ctx.val_x[i], ctx.val_recon[i]) for i in range(n)])
+    values = np.array([ssim(ctx.val_x[i], ctx.val_recon[i]) for i in ctx.spread(300)])
     m = Measured()
     m.figures["ssim"] = float(values.mean())
     m.curves["samples.ssim"] = values.tolist()

@@ -16,7 +16,9 @@ from ..latent_paths import (
     strongest_factors,
 )
 from ..objectives import jacobian_norm
-from .measures import SHOWN, ArmContext, Measured, per_sample_mse, provides, spread_rows, unit_images
+from .measures import (
+    SHOWN, ArmContext, Measured, per_sample_mse, provides, spread_index, spread_rows, unit_images,
+)
 
 ACTIVE_VARIANCE = 0.01  # a dimension whose posterior mean varies less than this over the data is unused
 FACTOR_R = 0.5  # a factor counts as captured when some active dimension correlates with it at least this much
@@ -98,7 +100,7 @@ def latent_space(ctx: ArmContext) -> Measured:
     m.images["prior_samples"] = unit_images(samples[:16])
     m.captions["prior_samples"] = [title]
     references = ctx.dataset.as_float(spread_rows(ctx.train_rows, REFERENCES))
-    real = ctx.val_x[:SAMPLES]
+    real = ctx.val_x[ctx.spread(SAMPLES)]
     sample_nn, real_nn = nearest_mse(samples, references), nearest_mse(real, references)
     m.figures["prior_sample_nn_mse"] = float(sample_nn.mean())
     m.figures["fitted_sample_nn_mse"] = float(nearest_mse(fitted, references).mean())
@@ -150,18 +152,18 @@ def prior_match(ctx: ArmContext) -> Measured:
 def sensitivity(ctx: ArmContext) -> Measured:
     """How far the code moves for a small input change: per unit of input change, and against the
     typical distance between two samples' codes (a code that only shrank would not count as robust)."""
-    x = ctx.val_x[:SENSITIVITY_SAMPLES]
+    x = ctx.val_x[ctx.spread(SENSITIVITY_SAMPLES)]
     noise = torch.randn(x.shape, generator=ctx.generator(51)).numpy() * PERTURBATION
     before, after = ctx.model.encode(x).astype(np.float64), ctx.model.encode(x + noise).astype(np.float64)
     moved = np.linalg.norm(after - before, axis=1)
     step = np.linalg.norm(noise.reshape(len(x), -1), axis=1)
-    partner = np.roll(np.arange(len(x)), 1)  # each sample against the next: pairs of different digits
+    partner = np.roll(np.arange(len(x)), len(x) // 2)  # x runs through the classes: half-way is another
     spread = float(np.linalg.norm(before - before[partner], axis=1).mean())
     m = Measured()
     m.figures["code_sensitivity"] = float((moved / step).mean())
     m.figures["relative_sensitivity"] = float(moved.mean() / max(spread, 1e-12))
     m.curves["samples.relative_sensitivity"] = (moved / max(spread, 1e-12)).tolist()
-    sample = torch.from_numpy(np.ascontiguousarray(x[:JACOBIAN_SAMPLES]))
+    sample = torch.from_numpy(np.ascontiguousarray(x[spread_index(len(x), JACOBIAN_SAMPLES)]))
     m.figures["jacobian_norm"] = float(jacobian_norm(ctx.model.model, sample))
     return m
 
@@ -198,9 +200,11 @@ def token_weights(ctx: ArmContext, x: np.ndarray) -> tuple[np.ndarray, tuple[int
 
 
 def overlay(x: np.ndarray, weights: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
-    """(N, 3, H, W) the grey sample with each patch's weight (scaled to the sample's largest) in red."""
+    """(N, 3, H, W) the grey sample with each patch's weight in red, scaled from the sample's least
+    attended patch (no red) to its most attended one (full red): near-even weights still show their order."""
     n, _, h, w = x.shape
-    heat = weights.reshape(n, *grid) / np.maximum(weights.max(axis=1), 1e-300)[:, None, None]
+    lo, hi = weights.min(axis=1, keepdims=True), weights.max(axis=1, keepdims=True)
+    heat = ((weights - lo) / np.maximum(hi - lo, 1e-300)).reshape(n, *grid)
     heat = np.kron(heat, np.ones((h // grid[0], w // grid[1])))
     grey = x.mean(axis=1)
     rgb = np.stack([np.maximum(grey, heat), grey * (1 - 0.6 * heat), grey * (1 - 0.6 * heat)], axis=1)
@@ -211,7 +215,7 @@ def overlay(x: np.ndarray, weights: np.ndarray, grid: tuple[int, int]) -> np.nda
 def focus(ctx: ArmContext) -> Measured:
     """Whether the code looks where the digit is: the share of its weight on patches with ink,
     divided by the share of patches with ink (1: no preference), and how spread the weights are."""
-    x = ctx.val_x[:SENSITIVITY_SAMPLES]
+    x = ctx.val_x[ctx.spread(SENSITIVITY_SAMPLES)]
     weights, grid = token_weights(ctx, x)
     patch = x.shape[2] // grid[0]
     ink = patch_sums(x.mean(axis=1), patch) / (patch * x.shape[3] // grid[1]) > INK
@@ -222,7 +226,8 @@ def focus(ctx: ArmContext) -> Measured:
     m.figures["ink_focus"] = float(per_sample.mean())
     m.figures["attention_entropy"] = float(entropy.mean())
     m.curves["samples.ink_focus"] = per_sample.tolist()
-    m.images["attention_maps"] = unit_images(overlay(x[:SHOWN], weights[:SHOWN], grid))
+    shown = spread_index(len(x), SHOWN)
+    m.images["attention_maps"] = unit_images(overlay(x[shown], weights[shown], grid))
     return m
 
 
@@ -237,6 +242,19 @@ def capsule_lengths(ctx: ArmContext, x: np.ndarray) -> np.ndarray:
     code = encoded.mean_code.double().numpy()
     groups = 10 if code.shape[1] % 10 == 0 else 1
     return np.linalg.norm(code.reshape(len(code), groups, -1), axis=2)
+
+
+VIRIDIS = np.array([[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]]) / 255.0
+
+
+def heat_image(values: np.ndarray) -> np.ndarray:
+    """(1, 3, H, W) colours for (H, W) values in 0-1, dark blue to yellow (viridis), so small
+    differences between similar lengths stay visible."""
+    v = np.clip(np.asarray(values, np.float64), 0, 1) * (len(VIRIDIS) - 1)
+    low = np.minimum(v.astype(np.int64), len(VIRIDIS) - 2)
+    t = (v - low)[..., None]
+    rgb = VIRIDIS[low] * (1 - t) + VIRIDIS[low + 1] * t
+    return rgb.transpose(2, 0, 1)[None].astype(np.float32)
 
 
 def centroid_accuracy(train: np.ndarray, train_labels: np.ndarray, test: np.ndarray, test_labels: np.ndarray) -> float:
@@ -261,8 +279,9 @@ def capsules(ctx: ArmContext) -> Measured:
     m.figures["code_class_accuracy"] = centroid_accuracy(train_codes, train_labels, ctx.val_codes, val_labels)
     classes = np.unique(val_labels)
     table = np.stack([val_lengths[val_labels == c].mean(axis=0) for c in classes])
-    table = table / max(float(table.max()), 1e-12)
-    m.images["capsule_lengths"] = np.kron(table, np.ones((4, 4)))[None, None].astype(np.float32)
+    lo, hi = float(table.min()), float(table.max())
+    m.images["capsule_lengths"] = heat_image(np.kron((table - lo) / max(hi - lo, 1e-12), np.ones((12, 12))))
+    m.captions["capsule_lengths"] = [f"rows: classes {classes[0]}-{classes[-1]}; dark {lo:.2f} to yellow {hi:.2f}"]
     shifted = np.roll(ctx.val_x, SHIFT_PIXELS, axis=-1)
     errors = per_sample_mse(ctx.model.reconstruct(shifted), shifted)
     m.figures["shift_mse"] = float(errors.mean())

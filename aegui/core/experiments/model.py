@@ -167,10 +167,10 @@ VIEWS: dict[str, ViewInfo] = {
     "traversals": ViewInfo("images", "Traversals of the five most important dimensions, -2.5 to +2.5 std",
                            columns=7),
     "prior_samples": ViewInfo("images", "Decoded draws from the prior, N(0, I) (a plain AE has none of its own)"),
-    "attention_maps": ViewInfo("images", "Where the code looks: attention over 7x7 patches (plain AE: "
-                                         "input-gradient saliency), red over the digit"),
-    "capsule_lengths": ViewInfo("images", "Mean capsule length (columns) per digit class (rows); plain AE: norm "
-                                          "of each group of 8 code units", columns=1),
+    "attention_maps": ViewInfo("images", "Where the code looks, per 7x7 patch: attention (plain AE: gradient "
+                                         "saliency), least to most in black to red"),
+    "capsule_lengths": ViewInfo("images", "Mean capsule length (columns) per class (rows); plain AE: the norm of "
+                                          "each group of 8 code units", columns=1),
 }
 
 

@@ -58,8 +58,9 @@ def draw_view(name: str, result: ExperimentResult):
     info = VIEWS[name]
     arms = result.arms
     if info.kind == "line":
-        series = [(a.label, a.curves.get(f"{name}.x", list(range(1, len(a.curves[name]) + 1))), a.curves[name])
-                  for a in arms]
+        # A run the NaN guard stopped in its first epoch has no point to draw: its legend says why.
+        series = [(a.label + (" (diverged)" if a.figures.get("diverged") else ""),
+                   a.curves.get(f"{name}.x", list(range(1, len(a.curves[name]) + 1))), a.curves[name]) for a in arms]
         reference = None
         if info.reference:
             first = arms[0].curves
