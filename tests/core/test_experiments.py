@@ -11,8 +11,8 @@ import torch
 from PIL import Image
 
 from aegui.core.experiments import (
-    BUDGET_NAMES, EXPERIMENTS, VIEWS, WALL_CLOCK_FIGURES, ArmResult, Cancelled, ExperimentResult, get_experiment,
-    run_experiment,
+    BUDGET_NAMES, EXPERIMENTS, VIEWS, WALL_CLOCK_FIGURES, ArmResult, Cancelled, ExperimentProgress, ExperimentResult,
+    get_experiment, iter_experiment, run_experiment,
 )
 from aegui.core.experiments.measures import PROVIDERS
 from aegui.core.experiments.report import write_report
@@ -174,6 +174,19 @@ def test_progress_names_each_arm_and_cancel_stops_with_cancelled():
     assert any(p.epoch == p.epochs and "epoch" in p.message for p in seen)
     with pytest.raises(Cancelled):
         run_experiment(experiment, "tiny", cancel=lambda: True)
+
+
+def test_iter_experiment_yields_the_progress_and_returns_the_result():
+    steps = iter_experiment(get_experiment("contractive"), "tiny", seed=0)
+    seen = []
+    while True:
+        try:
+            seen.append(next(steps))
+        except StopIteration as finished:
+            result = finished.value
+            break
+    assert all(isinstance(p, ExperimentProgress) for p in seen) and len(seen) >= 4
+    assert isinstance(result, ExperimentResult) and [a.label for a in result.arms] == ["plain AE", "contractive"]
 
 
 def test_a_callers_train_arm_trains_each_arm_with_the_arm_spec_and_seed():

@@ -5,7 +5,8 @@
     catalogue.py       the experiments, as data (EXPERIMENTS, in display order)
     measures.py        the figures measured on a trained arm, by name; measures_codes.py: those on codes
     verdicts.py        each experiment's claims checked against this run's numbers
-    runner.py          run_experiment: build, train and measure each arm, then the verdict
+    runner.py          run_experiment (and iter_experiment, the same as a generator of progress): build,
+                       train and measure each arm, then the verdict
     report.py          write_report: report.md, a self-contained report.html, result.json, PNG figures
     drawing.py         the PNG charts (Pillow only): line and bar charts, scatter plots, image grids
 
@@ -17,10 +18,11 @@ from .model import (
     BUDGET_NAMES, VIEWS, WALL_CLOCK_FIGURES, Arm, ArmResult, Budget, Experiment, ExperimentProgress,
     ExperimentResult, Finding, FromData, ViewInfo, view_info,
 )
-from .runner import get_experiment, run_experiment
+from .report import write_report
+from .runner import get_experiment, iter_experiment, run_experiment
 
 __all__ = [
     "BUDGET_NAMES", "EXPERIMENTS", "VIEWS", "WALL_CLOCK_FIGURES", "Arm", "ArmResult", "Budget", "Cancelled",
     "Experiment", "ExperimentProgress", "ExperimentResult", "Finding", "FromData", "ViewInfo", "get_experiment",
-    "run_experiment", "view_info",
+    "iter_experiment", "run_experiment", "view_info", "write_report",
 ]

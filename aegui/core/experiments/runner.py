@@ -13,7 +13,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from typing import Callable
+from typing import Callable, Generator
 
 import numpy as np
 
@@ -127,8 +127,9 @@ def arm_spec(experiment: Experiment, arm_index: int, dataset: Dataset, budget: s
 
 # --- training ------------------------------------------------------------------------------------------
 def train_here(spec: AutoencoderSpec, dataset: Dataset, ref: DatasetRef, device: str,
-               on_epoch: Callable[[object], None], cancel: Callable[[], bool] | None) -> RunArtifact:
-    """Train in this thread; ``cancel()`` is looked at every report and stops the run cooperatively."""
+               cancel: Callable[[], bool] | None) -> Generator[object, None, RunArtifact]:
+    """Train in this thread, yielding each epoch's report; ``cancel()`` is looked at every report and
+    stops the run cooperatively (then Cancelled)."""
     from ..training import Trainer
 
     control = TrainControl()
@@ -138,51 +139,69 @@ def train_here(spec: AutoencoderSpec, dataset: Dataset, ref: DatasetRef, device:
         if cancel is not None and cancel():
             control.stop()
         if report.kind == EPOCH:
-            on_epoch(report)
+            yield report
     if cancel is not None and cancel():
         raise Cancelled()
     return RunArtifact.from_trainer(trainer, ref)
+
+
+def iter_experiment(experiment: Experiment, budget: str = "default", seed: int = 0, *, device: str = "cpu",
+                    cancel: Callable[[], bool] | None = None,
+                    train_arm: TrainArm | None = None) -> Generator[ExperimentProgress, None, ExperimentResult]:
+    """``run_experiment`` as a generator: it yields the progress and returns the result (for a worker
+    that runs generators). ``cancel()`` returning True ends it with ``Cancelled`` at the next report."""
+    if budget not in BUDGET_NAMES:
+        raise ValueError(f"unknown budget '{budget}'; choose one of {', '.join(BUDGET_NAMES)}")
+    dataset, options = experiment_data(experiment, budget, seed)
+    ref = DatasetRef.from_dataset(dataset, options=options)
+    wanted = tuple(dict.fromkeys(experiment.figures + experiment.views))
+    count = len(experiment.arms)
+    arms: list[ArmResult] = []
+    for i, arm in enumerate(experiment.arms):
+        spec = arm_spec(experiment, i, dataset, budget, seed, device)
+        epochs = spec.train.epochs
+        yield ExperimentProgress(i, count, arm.label, 0, epochs, f"{arm.label}: training")
+        started = time.perf_counter()
+        if train_arm is not None:
+            run = train_arm(spec, dataset, arm.label, seed)
+        else:
+            training = train_here(spec, dataset, ref, device, cancel)
+            while True:
+                try:
+                    report = next(training)
+                except StopIteration as finished:
+                    run = finished.value
+                    break
+                mse = (report.val_losses or {}).get("recon_mse")
+                words = f", validation MSE {mse:.4g}" if mse is not None else ""
+                yield ExperimentProgress(i, count, arm.label, report.epoch, epochs,
+                                         f"{arm.label}: epoch {report.epoch}/{epochs}{words}")
+        seconds = time.perf_counter() - started
+        if cancel is not None and cancel():
+            raise Cancelled()
+        yield ExperimentProgress(i, count, arm.label, epochs, epochs, f"{arm.label}: measuring")
+        arms.append(measure_arm(run, dataset, seed, seconds, wanted, arm.label))
+    result = ExperimentResult(experiment.name, budget, seed, arms, [])
+    result.findings = experiment.verdict(result)
+    return result
 
 
 def run_experiment(experiment: Experiment, budget: str = "default", seed: int = 0, *, device: str = "cpu",
                    progress: Callable[[ExperimentProgress], None] | None = None,
                    cancel: Callable[[], bool] | None = None,
                    train_arm: TrainArm | None = None) -> ExperimentResult:
-    """Train and measure every arm, then draw the verdict. ``cancel()`` returning True ends it with
-    ``Cancelled`` at the next report; ``train_arm(spec, dataset, label, seed)`` trains an arm in the
-    caller's own way (the window's run manager) instead of in this thread."""
-    if budget not in BUDGET_NAMES:
-        raise ValueError(f"unknown budget '{budget}'; choose one of {', '.join(BUDGET_NAMES)}")
-    dataset, options = experiment_data(experiment, budget, seed)
-    ref = DatasetRef.from_dataset(dataset, options=options)
-    wanted = tuple(dict.fromkeys(experiment.figures + experiment.views))
-    say = progress or (lambda _: None)
-    count = len(experiment.arms)
-    arms: list[ArmResult] = []
-    for i, arm in enumerate(experiment.arms):
-        spec = arm_spec(experiment, i, dataset, budget, seed, device)
-        epochs = spec.train.epochs
-
-        def on_epoch(report, i=i, arm=arm, epochs=epochs):
-            mse = (report.val_losses or {}).get("recon_mse")
-            words = f", validation MSE {mse:.4g}" if mse is not None else ""
-            say(ExperimentProgress(i, count, arm.label, report.epoch, epochs,
-                                   f"{arm.label}: epoch {report.epoch}/{epochs}{words}"))
-
-        say(ExperimentProgress(i, count, arm.label, 0, epochs, f"{arm.label}: training"))
-        started = time.perf_counter()
-        if train_arm is not None:
-            run = train_arm(spec, dataset, arm.label, seed)
-        else:
-            run = train_here(spec, dataset, ref, device, on_epoch, cancel)
-        seconds = time.perf_counter() - started
-        if cancel is not None and cancel():
-            raise Cancelled()
-        say(ExperimentProgress(i, count, arm.label, epochs, epochs, f"{arm.label}: measuring"))
-        arms.append(measure_arm(run, dataset, seed, seconds, wanted, arm.label))
-    result = ExperimentResult(experiment.name, budget, seed, arms, [])
-    result.findings = experiment.verdict(result)
-    return result
+    """Train and measure every arm, then draw the verdict. ``progress`` is called (in this thread)
+    as arms train; ``cancel()`` returning True ends it with ``Cancelled`` at the next report;
+    ``train_arm(spec, dataset, label, seed)`` trains an arm in the caller's own way (the window's run
+    manager) instead of in this thread."""
+    steps = iter_experiment(experiment, budget, seed, device=device, cancel=cancel, train_arm=train_arm)
+    while True:
+        try:
+            update = next(steps)
+        except StopIteration as finished:
+            return finished.value
+        if progress is not None:
+            progress(update)
 
 
 def measure_arm(run: RunArtifact, dataset: Dataset, seed: int, seconds: float, wanted: tuple[str, ...],
