@@ -36,8 +36,9 @@ EXPERIMENTS_LIST = [
             "it can hold the average image, so the rest of the network only has to add what makes each digit "
             "different from it.\n\n"
             "Compare the mean intensity of the reconstructions with the data's, the validation error, and the "
-            "decoder-bias image (a blurred average digit when the model learnt the mean there). The third arm "
-            "starts the output bias at the data's mean instead of zero: watch how much faster its first epoch is."),
+            "decoder-bias image, stretched to its own range: a digit-shaped blob, bright or dark, is part of the "
+            "average digit held in the bias. The third arm starts the output bias at the data's mean instead of "
+            "zero: compare its first epoch with the others'."),
         dataset=MNIST, base="ae",
         arms=(Arm("with biases", {}), Arm("no biases", NO_BIASES),
               Arm("output bias at the data's mean", {"decoder.output_bias_init": FromData("output_mean_logit")})),
@@ -105,7 +106,8 @@ EXPERIMENTS_LIST = [
         dataset=MNIST, base="sparse-l1",
         arms=(Arm("dense", {"objective.sparsity.kind": "none"}), Arm("sparse L1", {}),
               Arm("sparse KL", {}, preset="sparse-kl")),
-        figures=COMMON + ("hoyer_sparsity", "active_fraction", "dead_units", "units_near_rho", "mean_activation", "rho"),
+        figures=COMMON + ("hoyer_sparsity", "active_fraction", "dead_units", "units_near_rho", "mean_activation",
+                          "rho"),
         views=("unit_mean_activation", "filters", "reconstructions"),
         budgets=budgets(2, 15, 40), verdict=verdicts.sparsity),
     Experiment(
@@ -120,7 +122,8 @@ EXPERIMENTS_LIST = [
             "denoiser on your own noisy digit."),
         dataset=MNIST, base="denoising",
         arms=(Arm("plain AE", {"objective.noise.kind": "none"}), Arm("denoising (sigma 0.3)", {})),
-        figures=COMMON + ("psnr_noisy_at_30", "psnr_at_10", "psnr_at_20", "psnr_at_30", "psnr_at_50", "psnr_gain_at_30"),
+        figures=COMMON + ("psnr_noisy_at_30", "psnr_at_10", "psnr_at_20", "psnr_at_30", "psnr_at_50",
+                          "psnr_gain_at_30"),
         views=("psnr_by_noise", "denoised", "val_recon_mse"),
         budgets=budgets(2, 15, 40), verdict=verdicts.denoising),
     Experiment(

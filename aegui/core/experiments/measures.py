@@ -210,17 +210,26 @@ def intensity(ctx: ArmContext) -> Measured:
         "mean_intensity": float(recon_means.mean()),
         "data_mean_intensity": float(data_means.mean()),
         "intensity_gap": float(abs(recon_means.mean() - data_means.mean())),
-        "val_mse_epoch1": float(rows[0]["val_recon_mse"]) if rows else float(per_sample_mse(ctx.val_recon, ctx.val_x).mean()),
+        # A run the NaN guard stopped in its first epoch has no epoch row: its restored weights' error.
+        "val_mse_epoch1": (float(rows[0]["val_recon_mse"]) if rows
+                           else float(per_sample_mse(ctx.val_recon, ctx.val_x).mean())),
     })
     m.curves["samples.intensity_error"] = np.abs(recon_means - data_means).tolist()
     with torch.no_grad():
         bias = ctx.model.model.output_bias_image()
-        if bias is None:  # no bias is an offset of 0: the picture shows what the link makes of 0
+        missing = bias is None
+        if missing:  # no bias is an offset of 0: the picture shows what the link makes of 0
             bias = torch.zeros(ctx.model.input_shape)
         image = output_from_logits(bias.float(), ctx.spec.likelihood).numpy()
-    if ctx.spec.likelihood != "bernoulli":  # an unbounded bias: scaled to its own range to be seen
-        image = (image - image.min()) / max(float(image.max() - image.min()), 1e-12)
-    m.images["decoder_bias"] = unit_images(image[None])
+    lo, hi = float(image.min()), float(image.max())
+    if hi - lo > 1e-6:
+        # Stretched to its own range: a bias that learnt a faint average digit still shows it.
+        m.images["decoder_bias"] = unit_images(((image - lo) / (hi - lo))[None])
+        m.captions["decoder_bias"] = [f"after the link, black {lo:.3f} to white {hi:.3f}"]
+    else:
+        m.images["decoder_bias"] = unit_images(np.clip(image, 0, 1)[None])
+        m.captions["decoder_bias"] = ["no output bias: the output layer adds 0 everywhere" if missing
+                                      else f"the same {lo:.3f} everywhere"]
     return m
 
 

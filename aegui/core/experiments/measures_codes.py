@@ -51,7 +51,8 @@ def nearest_mse(queries: np.ndarray, references: np.ndarray) -> np.ndarray:
 
 # --- variational ------------------------------------------------------------------------------------------
 @provides("active_dims", "factors_captured", "mean_factor_r", "prior_sample_nn_mse", "fitted_sample_nn_mse",
-          "real_nn_mse", "sample_nn_ratio", "sample_diversity", "latent_map", "dim_importance", "traversals", "prior_samples")
+          "real_nn_mse", "sample_nn_ratio", "sample_diversity", "latent_map", "dim_importance", "traversals",
+          "prior_samples")
 def latent_space(ctx: ArmContext) -> Measured:
     """The latent map, each dimension's importance and factor, traversals, and prior samples with how
     far they are from any training image (against how far real validation images are)."""

@@ -151,8 +151,8 @@ VIEWS: dict[str, ViewInfo] = {
     "val_loss": ViewInfo("line", "Validation loss per epoch", "epoch", "validation loss", log_y=True),
     "val_recon_mse": ViewInfo("line", "Validation reconstruction error per epoch", "epoch", "MSE", log_y=True),
     "reconstructions": ViewInfo("images", "Validation samples (first row) and their reconstructions (second row)"),
-    "decoder_bias": ViewInfo("images", "The decoder's output bias through the output link (no bias: 0, mid grey)",
-                             columns=1),
+    "decoder_bias": ViewInfo("images", "The decoder's output bias after the output link, each stretched to its "
+                                       "own range", columns=1),
     "filters": ViewInfo("images", "The 32 most structured first-layer filters (each scaled to its own range)"),
     "unit_mean_activation": ViewInfo("bars", "Mean activation of each code unit on validation data", "code unit",
                                      "mean activation", reference="rho"),

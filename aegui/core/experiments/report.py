@@ -27,6 +27,10 @@ FIGURE_WORDS = {
 }
 
 
+def figure_words(name: str) -> str:
+    return FIGURE_WORDS.get(name, name.replace("_", " "))
+
+
 def verdict_words(finding: Finding) -> str:
     return VERDICT_WORDS[finding.holds]
 
@@ -90,7 +94,7 @@ def draw_figures(experiment: Experiment, result: ExperimentResult):
     for name in table_columns(experiment, result):
         values = [float(a.figures.get(name, math.nan)) for a in result.arms]
         if len(set(values)) > 1 or name == "val_recon_mse":
-            blocks.append(drawing.figure_bars(FIGURE_WORDS.get(name, name.replace("_", " ")), labels, values))
+            blocks.append(drawing.figure_bars(figure_words(name), labels, values))
     rows = [blocks[i:i + 2] for i in range(0, len(blocks), 2)]
     out = Image.new("RGB", (2 * blocks[0].width, sum(r[0].height for r in rows)), "white")
     y = 0
@@ -125,7 +129,7 @@ def markdown(experiment: Experiment, result: ExperimentResult, files: list[str])
              f"Dataset `{experiment.dataset}`, budget `{result.budget}`, seed {result.seed}. Every number below "
              f"was measured in this run; `seconds` and `samples/s` are wall-clock times.", "",
              "## Figures", "",
-             "| arm | " + " | ".join(FIGURE_WORDS.get(c, c) for c in columns) + " |",
+             "| arm | " + " | ".join(figure_words(c) for c in columns) + " |",
              "|---|" + "---:|" * len(columns)]
     for arm in result.arms:
         cells = [number(arm.figures.get(c, math.nan)) for c in columns]
@@ -140,10 +144,10 @@ def markdown(experiment: Experiment, result: ExperimentResult, files: list[str])
     for name in files:
         title = VIEWS[name[:-4]].title if name[:-4] in VIEWS else "Every figure, arm by arm"
         lines += [f"![{md_escape(title)}]({name})", ""]
-        for arm in result.arms:
-            for caption in arm.captions.get(name[:-4], []):
-                lines.append(f"- {md_escape(arm.label)}: {md_escape(caption)}")
-        lines.append("")
+        captions = [f"- {md_escape(arm.label)}: {md_escape(c)}"
+                    for arm in result.arms for c in arm.captions.get(name[:-4], [])]
+        if captions:
+            lines += [*captions, ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -167,7 +171,7 @@ def html_page(experiment: Experiment, result: ExperimentResult, images: dict[str
     parts.append(f"<p>Dataset <code>{e(experiment.dataset)}</code>, budget <code>{e(result.budget)}</code>, seed "
                  f"{result.seed}. Every number was measured in this run; seconds and samples/s are wall-clock.</p>")
     parts.append("<h2>Figures</h2><table><tr><th>arm</th>"
-                 + "".join(f"<th>{e(FIGURE_WORDS.get(c, c))}</th>" for c in columns) + "</tr>")
+                 + "".join(f"<th>{e(figure_words(c))}</th>" for c in columns) + "</tr>")
     for arm in result.arms:
         parts.append(f"<tr><td>{e(arm.label)}</td>"
                      + "".join(f"<td>{e(number(arm.figures.get(c, math.nan)))}</td>" for c in columns) + "</tr>")

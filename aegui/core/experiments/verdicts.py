@@ -91,9 +91,9 @@ def biases(result: ExperimentResult) -> list[Finding]:
     return [
         Finding("Biases let an autoencoder capture the data's mean value; without them it struggles to.",
                 intensity.higher(),
-                f"the reconstructions' mean intensity is {fig(result, without, 'mean_intensity'):.3f} without biases and "
-                f"{fig(result, with_b, 'mean_intensity'):.3f} with them, against the data's {data:.3f}; the error in "
-                f"each digit's mean intensity is {intensity.words(3)}, without against with"),
+                f"the reconstructions' mean intensity is {fig(result, without, 'mean_intensity'):.3f} without "
+                f"biases and {fig(result, with_b, 'mean_intensity'):.3f} with them, against the data's {data:.3f}; "
+                f"the error in each digit's mean intensity is {intensity.words(3)}, without against with"),
         Finding("Without biases, reconstructions are worse.", mse.higher(),
                 f"validation MSE without biases against with: {mse.words()}"),
         Finding("How biases are initialised changes how fast the model converges.",
@@ -233,7 +233,8 @@ def variational(result: ExperimentResult) -> list[Finding]:
                 f"mean over the factors of their strongest correlation with a used dimension: {r[0]:.2f} for "
                 f"{beta} against {r[1]:.2f} for {vae}; factors captured (|r| >= 0.5): "
                 f"{fig(result, beta, 'factors_captured'):.0f} against {fig(result, vae, 'factors_captured'):.0f}; "
-                f"used dimensions {fig(result, beta, 'active_dims'):.0f} against {fig(result, vae, 'active_dims'):.0f}"),
+                f"used dimensions {fig(result, beta, 'active_dims'):.0f} against "
+                f"{fig(result, vae, 'active_dims'):.0f}"),
     ]
 
 
