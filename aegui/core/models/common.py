@@ -80,6 +80,19 @@ def random_like(x: torch.Tensor, normal: bool, generator: torch.Generator | None
     return draw(x.shape, dtype=x.dtype, generator=generator).to(x.device)
 
 
+def random_rows(x: torch.Tensor, normal: bool, generator: torch.Generator | None,
+                shard: tuple[int, int] = (0, 1)) -> torch.Tensor:
+    """``random_like`` for one process's rows of a batch split over several, ``shard`` being
+    (rank, world size): the whole batch's values are drawn and this rank's rows kept, so the
+    run's stream advances as one process's would and each row gets the noise it gets there."""
+    rank, world = shard
+    if world == 1:
+        return random_like(x, normal, generator)
+    n = x.shape[0]
+    whole = random_like(x.new_empty((n * world, *x.shape[1:])), normal, generator)
+    return whole[rank * n:(rank + 1) * n]
+
+
 class CodeHead(nn.Module):
     """Features -> code. A VAE gets mean and log-variance heads and samples in training."""
 
@@ -92,6 +105,7 @@ class CodeHead(nn.Module):
         # The run's own random stream for the reparameterisation (set by the trainer); None draws
         # from the global one, as inference does.
         self.noise_generator: torch.Generator | None = None
+        self.noise_shard = (0, 1)  # (rank, world size) when a distributed run splits the batch
 
     def forward(self, features: torch.Tensor) -> Encoded:
         if not self.variational:
@@ -100,7 +114,7 @@ class CodeHead(nn.Module):
         # Clamped so one bad batch cannot overflow exp() into inf.
         logvar = self.logvar(features).clamp(-12.0, 8.0)
         if self.training:
-            code = mu + random_like(mu, True, self.noise_generator) * torch.exp(0.5 * logvar)
+            code = mu + random_rows(mu, True, self.noise_generator, self.noise_shard) * torch.exp(0.5 * logvar)
         else:
             code = mu
         return Encoded(code=code, mu=mu, logvar=logvar)
@@ -127,11 +141,13 @@ class Autoencoder(nn.Module):
         encoded = self.encode(x)
         return self.decode(encoded.code), encoded
 
-    def set_noise_generator(self, generator: torch.Generator | None) -> None:
-        """Draw the reparameterisation noise of every code head from ``generator``."""
+    def set_noise_generator(self, generator: torch.Generator | None, shard: tuple[int, int] = (0, 1)) -> None:
+        """Draw the reparameterisation noise of every code head from ``generator``; ``shard`` (rank,
+        world size) when this process trains on its share of a batch split over several."""
         for module in self.modules():
             if isinstance(module, CodeHead):
                 module.noise_generator = generator
+                module.noise_shard = shard
 
     def first_layer_filters(self) -> torch.Tensor | None:
         """The first layer's weights as (filters, ...) images, for display."""

@@ -7,6 +7,8 @@
     evaluation.py    validation with the same corruption every epoch
     state.py         the loop's position, random streams, weight buffers
     persist.py       Trainer.state_dict / load_state_dict
+    distributed.py   torchrun's environment, the process group, DDP and the collectives a run needs
+    lockstep.py      a distributed trainer's DDP wrappers and the decisions its ranks take together
 """
 from ..run import TrainResult
 from .loop import Trainer, check_dataset_fits

@@ -84,6 +84,12 @@ class Accumulators:
                 "active_threshold": self.active_threshold,
                 "kl_per_dim": to_numpy(self.kl / n) if variational else None}
 
+    def shared_tensors(self) -> list[torch.Tensor]:
+        """What a distributed run averages over its ranks at a report: running sums, each linear in the
+        steps' values, so averaging them whenever a report comes is exact, and this interval's loss
+        trace, so a step that was not finite on any rank is found on all."""
+        return [self.interval, self.epoch, self.code, self.active, self.kl, self.loss_trace[:self.steps]]
+
     def rate(self) -> float:
         """Samples per second over this interval; an interval with no steps in it (an epoch report
         right after a progress report, a pause) repeats the last measured rate."""

@@ -11,6 +11,10 @@ position lives in ``self.pos`` rather than in local variables, so
 ``state_dict()`` taken at any report and loaded into a fresh Trainer continues
 the run bit for bit. The run draws its randomness from its own generator, never
 by seeding the global one, so two trainers can share a process.
+
+Given a ``Distributed`` context (torchrun), the same loop trains one model on
+several processes: see distributed.py for how batches, random draws, gradients
+and decisions are shared. Without one, nothing of that runs.
 """
 from __future__ import annotations
 
@@ -32,7 +36,9 @@ from ..spec import AutoencoderSpec
 from ..spec_rules import active_terms, dataset_fit_problem, live_values
 from ..step import all_finite, decay_penalty, make_optimizer, objective_loss, param_groups, split_decay_params
 from . import persist
+from .distributed import SINGLE, Distributed
 from .evaluation import evaluate
+from .lockstep import Lockstep
 from .phases import FineTuning, PretrainStage, backward_and_step
 from .snapshot import SnapshotBatch
 from .state import Position, WeightBuffer, copy_weights, make_generator, seeded_global_rng
@@ -46,30 +52,45 @@ def check_dataset_fits(spec: AutoencoderSpec, dataset: Dataset) -> None:
 
 class Trainer:
     def __init__(self, spec: AutoencoderSpec, dataset: Dataset, control: TrainControl | None = None,
-                 device: str | None = None):
+                 device: str | None = None, distributed: Distributed | None = None):
         self.spec = spec.copy()
         tr = self.spec.train
         check_dataset_fits(self.spec, dataset)
         self.dataset = dataset
         self.control = control or TrainControl()
-        self.device = resolve_device(device or tr.device)
+        self.dist = distributed or SINGLE
+        self.device = self.dist.device if self.dist.enabled else resolve_device(device or tr.device)
         with seeded_global_rng(tr.seed):
             self.model = build_model(self.spec).to(self.device)
+        if self.dist.enabled and self.device.type == "cuda":
+            # Batch norm over the global batch, as one process computes it. SyncBatchNorm runs on CUDA
+            # only: on the CPU each rank normalises by its own share's statistics, and DDP broadcasts
+            # rank 0's running statistics before each forward.
+            self.model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
         self.value_range = dataset.value_range
         self.train_index, self.val_index = split_indices(len(dataset), tr.val_fraction, tr.seed)
         self.train_x = torch.from_numpy(np.ascontiguousarray(dataset.x[self.train_index])).to(self.device)
         self.val_x = torch.from_numpy(np.ascontiguousarray(dataset.x[self.val_index])).to(self.device)
         self.n_train = len(self.train_index)
-        self.batch_size = min(tr.batch_size, self.n_train)
+        self.batch_size = min(tr.batch_size, self.n_train)  # the global batch, over all processes
         # Drop the ragged last batch: a batch of one breaks batch norm and skews the average.
         self.steps_per_epoch = max(1, self.n_train // self.batch_size)
-        if self.batch_size < 2 and any(layer.batch_norm for layer in self.spec.encoder.layers):
+        world = self.dist.world_size
+        if self.batch_size % world:
+            raise DataError(f"the batch of {self.batch_size} samples does not divide among the {world} processes "
+                            f"of this run ({self.n_train} training samples, batch size {tr.batch_size}); give a "
+                            f"batch size that is a multiple of {world}")
+        if self.batch_size // world < 2 and any(layer.batch_norm for layer in self.spec.encoder.layers):
+            share = "" if world == 1 else f" on each of {world} processes"
             raise DataError(f"batch norm needs at least 2 samples a batch, but this run's batches hold "
-                            f"{self.batch_size} ({self.n_train} training sample(s), batch size "
+                            f"{self.batch_size // world}{share} ({self.n_train} training sample(s), batch size "
                             f"{tr.batch_size}); use more data or a larger batch, or turn batch norm off")
         # The run's own streams: shuffling, corruption, reparameterisation and prior samples.
         self.generator = make_generator(self.device, tr.seed)
-        self.model.set_noise_generator(self.generator)
+        if self.dist.enabled:
+            self.model.set_noise_generator(self.generator, shard=(self.dist.rank, world))
+        else:
+            self.model.set_noise_generator(self.generator)
         self._eval_generator = make_generator(self.device, tr.seed + 1)
 
         self.weights, self.biases = split_decay_params(self.model.parameters())
@@ -98,6 +119,7 @@ class Trainer:
         self._order: torch.Tensor | None = None  # this epoch's permutation of the training rows
         self._pending_changes: dict[str, float] = {}
         self._val_cache: tuple[int, dict] | None = None  # (step, validation terms) of unchanged weights
+        self.lockstep = Lockstep(self.dist)  # a distributed run's DDP wrappers and agreed decisions
         self._t0 = time.perf_counter()
         self.result: TrainResult | None = None
 
@@ -138,24 +160,43 @@ class Trainer:
         return obj.beta_at(self.live["beta"], va.warmup_epochs, self.epoch + self.pos.batch_index / self.steps_per_epoch)
 
     def train_step(self, x: torch.Tensor) -> None:
+        """One optimisation step on the global batch ``x``; a distributed run's process trains on its
+        rows of it. Random draws are made for the whole batch, so the run's stream advances alike on
+        every rank and as one process's would."""
         acc = self.phases[-1].acc
         live = dict(self.live, beta=self._beta()) if self.model.variational else self.live
         x_in = self.corrupt(x)
+        n = x.shape[0]
+        x, x_in = self.dist.shard(x), self.dist.shard(x_in)
+        objective = self.lockstep.wrapped("objective", self._objective, self.model)
         with self.autocast():
-            loss, terms, encoded = objective_loss(self.model, self.spec, x, x_in, live, self.disc)
-            penalty = decay_penalty(self.spec, self.weights, self.biases)
-            if penalty is not None:
-                loss = loss + penalty
+            loss, terms, encoded = objective(x, x_in, live, self.disc)
         backward_and_step(self, loss, self.optimizer, list(self.model.parameters()), acc)
+        self.dist.check_all_used(objective)
         if self.disc is not None:
-            real = obj.sample_prior(x.shape[0], self.model.code_dim, self.spec.objective.adversarial.prior,
+            real = obj.sample_prior(n, self.model.code_dim, self.spec.objective.adversarial.prior,
                                     self.prior_means, self.device, generator=self.generator)
-            d_loss = obj.discriminator_loss(self.disc, real, encoded.mean_code.float())
+            disc_loss = self.lockstep.disc_wrapped(self._disc_loss, self.disc)
+            d_loss = disc_loss(self.dist.shard(real), encoded.mean_code.float())
             self.disc_optimizer.zero_grad(set_to_none=True)
             d_loss.backward()
+            self.dist.check_all_used(disc_loss)
             self.disc_optimizer.step()
             terms["adv_disc"] = d_loss
         acc.add(terms, encoded)
+
+    def _objective(self, x: torch.Tensor, x_in: torch.Tensor, live: dict, disc) -> tuple:
+        # L1 decay is part of it: in a distributed run every use of a weight belongs inside the forward
+        # that DDP wraps. The discriminator comes as an argument, not a part: its gradients from the
+        # generator's term are not the discriminator's to step on (it zeroes them first).
+        loss, terms, encoded = objective_loss(self.model, self.spec, x, x_in, live, disc)
+        penalty = decay_penalty(self.spec, self.weights, self.biases)
+        if penalty is not None:
+            loss = loss + penalty
+        return loss, terms, encoded
+
+    def _disc_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        return obj.discriminator_loss(self.disc, real, fake)
 
     def _apply_live_changes(self, phase) -> None:
         changes = self.control.take_changes()
@@ -177,6 +218,15 @@ class Trainer:
                 group["lr"] = self.live["lr"]
 
     # --- the loop ---------------------------------------------------------------------------------
+    def _stopped(self) -> bool:
+        """A stop request. A distributed run acts on one only once the ranks agreed on it at a report,
+        so that every rank stops after the same step."""
+        return self.lockstep.stopped if self.dist.enabled else self.control.stopped
+
+    def _paused(self) -> bool:
+        # Pausing is the window's, which trains in one process; a distributed run cannot wait for one rank.
+        return self.control.paused and not self.dist.enabled
+
     def run(self) -> Iterator[Report]:
         self._t0 = time.perf_counter()
         pos, outcome = self.pos, None
@@ -184,7 +234,7 @@ class Trainer:
             phase = self.phase
             outcome = yield from self._run_phase(phase)
             last = pos.phase_index == len(self.phases) - 1
-            if outcome is not None or self.control.stopped or last:
+            if outcome is not None or self._stopped() or last:
                 break
             pos.phase_index += 1
             pos.phase_epoch = pos.batch_index = 0
@@ -192,7 +242,7 @@ class Trainer:
         stop_reason, message = outcome or (StopReason.COMPLETED, "")
         # A stop that lands after the last epoch finished changes nothing: the run completed.
         finished_all = pos.phase_index == len(self.phases) - 1 and pos.phase_epoch >= self.phase.epochs
-        if outcome is None and self.control.stopped and not finished_all:
+        if outcome is None and self._stopped() and not finished_all:
             stop_reason, message = StopReason.STOPPED, f"stopped by request at step {pos.step}"
         self.result = self._result(stop_reason, message)
         yield self._finished(stop_reason, message)
@@ -204,13 +254,13 @@ class Trainer:
         self._sync_phase_lr(phase)
         if pos.stop_reason:  # decided at the epoch end this run was saved at
             return self._early_stop()
-        while pos.phase_epoch < phase.epochs and not control.stopped:
+        while pos.phase_epoch < phase.epochs and not self._stopped():
             if self._order is None:
                 order = torch.randperm(self.n_train, generator=self.generator, device=self.generator.device)
                 self._order = order.to(self.device, non_blocking=True)
             interval_start = last_report = time.perf_counter()
             while pos.batch_index < self.steps_per_epoch:
-                if control.paused:
+                if self._paused():
                     self._account(phase, interval_start)
                     report = self._report(phase, PAUSED)
                     yield report
@@ -219,9 +269,10 @@ class Trainer:
                     if not control.wait_while_paused():
                         break
                     interval_start = last_report = time.perf_counter()
-                if control.stopped:
+                if self._stopped():
                     break
-                self._apply_live_changes(phase)
+                if not self.dist.enabled:  # the window's live edits; every rank must train alike
+                    self._apply_live_changes(phase)
                 b = pos.batch_index
                 idx = self._order[b * self.batch_size:(b + 1) * self.batch_size]
                 phase.step(self.to_float(self.train_x[idx]))
@@ -298,6 +349,8 @@ class Trainer:
             return True  # the loss trace is full
         if every > 0:
             return acc.steps >= every
+        if self.dist.enabled:  # a report is a collective: every rank must come to it after the same step
+            return self.lockstep.report_due(acc)
         return now - last_report >= self.spec.train.report_interval_s
 
     def _account(self, phase, start: float, now: float | None = None) -> None:
@@ -313,10 +366,11 @@ class Trainer:
                 else "lower the learning rate or check the data for extreme values")
         return f"loss became NaN or infinite at step {step}; {hint}"
 
-    def _check_finite(self, phase) -> tuple[StopReason | None, str]:
+    def _check_finite(self, phase, finite: bool | None = None) -> tuple[StopReason | None, str]:
+        """``finite``: whether the weights are, as the ranks agreed; found here in one process."""
         acc = phase.acc
         bad = acc.first_bad_step()
-        if bad < 0 and all_finite(self.model.parameters()):
+        if bad < 0 and (all_finite(self.model.parameters()) if finite is None else finite):
             self.good.refresh(self.model)
             return None, ""
         self.good.restore(self.model)
@@ -327,8 +381,9 @@ class Trainer:
     def _report(self, phase, kind: ReportKind) -> Report:
         acc, pos = phase.acc, self.pos
         stop_reason, message = None, phase.message(kind == PAUSED)
+        finite = self.lockstep.agree(self, phase) if self.dist.enabled else None
         if acc.steps:
-            stop_reason, nan = self._check_finite(phase)
+            stop_reason, nan = self._check_finite(phase, finite)
             message = nan or message
         losses = acc.take_epoch_losses() if kind == EPOCH and acc.epoch_steps else acc.interval_losses()
         report = Report(
@@ -342,10 +397,12 @@ class Trainer:
             **acc.code_means(self.model.variational),
         )
         self._fill_knobs(report)
-        if self.snapshot.due(kind, self.control.snapshots_wanted, self.spec.train.report_every_steps):
+        if self.dist.is_main and self.snapshot.due(kind, self.control.snapshots_wanted,
+                                                   self.spec.train.report_every_steps):
             self.snapshot.fill(report, self.model, self.spec, self.live["noise_level"], self.value_range)
         if kind == EPOCH and stop_reason is None and phase.validates:
-            report.val_losses = self.evaluate()
+            # Rank 0 alone validates; the others take its scores, so the schedule and early stopping agree.
+            report.val_losses = self.dist.broadcast(self.evaluate() if self.dist.is_main else None)
             self._val_cache = (pos.step, report.val_losses)
         self._pending_changes = {}
         acc.reset_interval()
@@ -382,6 +439,8 @@ class Trainer:
         if not len(self.val_x):
             return {}
         if self._val_cache is None or self._val_cache[0] != self.pos.step:
+            if not self.dist.is_main:
+                return {}  # rank 0 alone validates, and alone reports the result
             self._val_cache = (self.pos.step, self.evaluate())
         return self._val_cache[1]
 
@@ -396,6 +455,7 @@ class Trainer:
         )
 
     def _samples_per_s(self) -> float:
+        # The global batch: a distributed run counts the samples of all its processes.
         seconds = self.pos.train_seconds
         return self.pos.step * self.batch_size / seconds if seconds > 0 else 0.0
 
@@ -408,7 +468,8 @@ class Trainer:
         )
         report.val_losses = self.final_validation() or None
         self._fill_knobs(report)
-        self.snapshot.fill(report, self.model, self.spec, self.live["noise_level"], self.value_range)
+        if self.dist.is_main:
+            self.snapshot.fill(report, self.model, self.spec, self.live["noise_level"], self.value_range)
         return report
 
     # --- exact resume --------------------------------------------------------------------------------

@@ -99,14 +99,14 @@ class PretrainStage:
         self.optimizer = make_optimizer(spec, param_groups(spec, self.params), trainer.live["lr"])
         self.acc = Accumulators(("total", "recon"), 0, trainer.device, code_stats=False)
 
-    def loss(self, x: torch.Tensor) -> torch.Tensor:
+    def loss(self, x: torch.Tensor, x_in: torch.Tensor) -> torch.Tensor:
+        """The stage's loss on the rows ``x``; ``x_in`` is their corrupted copy, the first stage's input."""
         trainer, k = self.trainer, self.index
         with torch.no_grad():
             below = x.reshape(x.shape[0], -1)
             for block in trainer.model.encoder_blocks[:k]:
                 below = block(below)
-        # Only the data itself is corrupted: hidden activations have no natural range to clamp to.
-        inp = trainer.corrupt(x).reshape(x.shape[0], -1) if k == 0 else below
+        inp = x_in.reshape(x.shape[0], -1) if k == 0 else below
         h = self.enc(inp)
         if isinstance(h, Encoded):
             h = h.code
@@ -116,10 +116,18 @@ class PretrainStage:
         return F.mse_loss(out.float(), below, reduction="none").sum(dim=1).mean()
 
     def step(self, x: torch.Tensor) -> None:
+        """One step on the global batch ``x`` (a distributed run's process trains on its rows of it)."""
         trainer = self.trainer
+        # Only the data itself is corrupted: hidden activations have no natural range to clamp to. The
+        # noise is drawn for the whole batch, so the run's stream advances as one process's would.
+        x_in = trainer.corrupt(x) if self.index == 0 else x
+        x, x_in = trainer.dist.shard(x), trainer.dist.shard(x_in)
+        # In a distributed run, a DDP of this stage's two layers: only they are trained here.
+        loss_of = trainer.lockstep.wrapped(("pretrain", self.index), self.loss, self.enc, self.dec)
         with trainer.autocast():
-            loss = self.loss(x)
+            loss = loss_of(x, x_in)
         backward_and_step(trainer, loss, self.optimizer, self.params, self.acc)
+        trainer.dist.check_all_used(loss_of)
         loss = loss.detach()
         self.acc.add({"total": loss, "recon": loss})
 
