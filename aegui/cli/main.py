@@ -110,6 +110,26 @@ def cmd_presets(args) -> int:
     return 0
 
 
+def _say_error(line: str, own: bool = False) -> None:
+    """An error line on stderr. Under torchrun every process meets the same mistake in the same
+    arguments (``train`` compares its set-up across processes: cli/torchrun.py), so rank 0 alone says
+    it; ``own``: a failure of this process's own, which it says with its rank."""
+    from ..core.training.distributed import DistributedError, launch_from_env
+
+    try:
+        launch = launch_from_env()
+    except DistributedError:
+        launch = None
+    if launch is None or launch.world_size == 1 or launch.is_main:
+        print(line, file=sys.stderr)
+    elif own:
+        print(f"rank {launch.rank}: {line}", file=sys.stderr)
+    else:
+        from .torchrun import quiet_exit_delay
+
+        quiet_exit_delay()
+
+
 def main(argv: list[str] | None = None) -> int:
     from .signals import Aborted
 
@@ -123,18 +143,18 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return _run_command(argv)
         except CliError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            _say_error(f"error: {exc}")
         except SpecError as exc:
-            print(f"error: invalid spec: {exc.first_line}", file=sys.stderr)
+            _say_error(f"error: invalid spec: {exc.first_line}")
         except (DataError, DeviceError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            _say_error(f"error: {exc}")
         except MemoryError:
-            print("error: out of memory (the data or the model did not fit; try --limit, a smaller --image-size "
-                  "or a smaller model)", file=sys.stderr)
+            _say_error("error: out of memory (the data or the model did not fit; try --limit, a smaller "
+                       "--image-size or a smaller model)", own=True)
             return 1
         except Exception as exc:  # a bug or an input nobody foresaw: still one line, never a traceback
             detail = str(exc).splitlines()[0] if str(exc) else ""
-            print(f"error: {type(exc).__name__}: {detail} (unexpected; please report it)", file=sys.stderr)
+            _say_error(f"error: {type(exc).__name__}: {detail} (unexpected; please report it)", own=True)
             return 1
         return USAGE_ERROR
     except KeyboardInterrupt:

@@ -32,18 +32,21 @@ def _in_main_thread() -> bool:
 
 class StopOnSignals:
     """While entered, the first stop signal stops training through ``control``; ``hit`` is then the
-    exit code the run ends with (130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP)."""
+    exit code the run ends with (130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP). ``announce``
+    False keeps it silent: under torchrun only rank 0 speaks (torchrun signals every process)."""
 
-    def __init__(self, control) -> None:
+    def __init__(self, control, announce: bool = True) -> None:
         self.control = control
+        self.announce = announce
         self.hit = 0
         self._previous: dict[int, object] = {}
 
     def _first(self, signum, frame) -> None:
         name = signal.Signals(signum).name
         again = "Ctrl-C" if name == "SIGINT" else "send it"
-        print(f"\n{WORDS.get(name, name)}: stopping after this step and saving the run ({again} again to abort)",
-              file=sys.stderr)
+        if self.announce:
+            print(f"\n{WORDS.get(name, name)}: stopping after this step and saving the run ({again} again to abort)",
+                  file=sys.stderr)
         self.hit = 128 + signum
         self.control.stop()
         for other in STOP_SIGNALS:

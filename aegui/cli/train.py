@@ -6,6 +6,11 @@ that would change the model, the data or the optimisation, and continues the run
 (the trainer's state restores every random stream) to the new epoch total.
 ``--project FILE.aeproj`` (or the resumed file itself) is written at each epoch's end and
 at the end, so an interrupted run loses at most an epoch.
+
+Under torchrun (``torchrun --nproc-per-node=N main.py train ...``) every process runs this
+command and trains its share of each batch (core/training/distributed.py); rank 0 alone
+writes the run folder and the project, shows progress and prints the JSON line, which then
+says ``world_size``. ``--batch-size`` stays the global batch.
 """
 from __future__ import annotations
 
@@ -13,11 +18,14 @@ import json
 import math
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from .main import CliError
+from .project_writer import ProjectWriter
 from .run_folder import CHECKPOINT_NAME, HistoryFile, RunFolder, check_out_folder, save_with_rescue, say
 from .signals import StopOnSignals, signals_held
+from .torchrun import check_world_batch, this_launch, together
 
 # Options that would change the model, the data or the optimisation: a resumed run keeps the project's.
 RESUME_REFUSED = ("preset", "spec", "dataset", "limit", "image_size", "channels", "kind", "label_column",
@@ -179,7 +187,7 @@ def _load_options(options: dict) -> dict:
     return kw
 
 
-def _resumed_run(args):
+def _resumed_run(args, announce: bool = True):
     """(spec, dataset, DatasetRef, name, project) for --resume: everything comes from the project."""
     from ..core.project import ProjectError, load_project
 
@@ -212,7 +220,8 @@ def _resumed_run(args):
     spec.train.epochs = args.epochs
     if args.device is not None:
         spec.train.device = args.device
-    _say_how_the_schedule_continues(run, args.epochs)
+    if announce:
+        _say_how_the_schedule_continues(run, args.epochs)
     return spec, dataset, ref, spec.name, project
 
 
@@ -245,26 +254,6 @@ def _say_how_the_schedule_continues(run, epochs: int) -> None:
               f"{int(state['step_size']) * 3} it was planned for", file=sys.stderr)
 
 
-def _save_project(path: Path, trainer, ref, project=None) -> None:
-    from ..core.project import Project, ProjectError, save_project
-    from ..core.run import RunArtifact
-
-    run = RunArtifact.from_trainer(trainer, ref, with_state=True)
-    summary = {"name": f"{trainer.spec.name} (command line)", "preset": trainer.spec.name, "dataset": ref.name,
-               "history": run.history, "result": run.result.to_json() if run.result is not None else None}
-    runs = list(project.runs) if project is not None else []
-    if runs and runs[-1].get("name") == summary["name"]:
-        runs[-1] = summary  # the same run, further along
-    else:
-        runs.append(summary)
-    name = project.name if project is not None else path.stem
-    try:
-        save_project(Project(spec=trainer.spec, run=run, dataset=ref, runs=runs, name=name,
-                             marks=list(project.marks) if project is not None else []), path)
-    except ProjectError as exc:
-        raise CliError(str(exc)) from None
-
-
 def _check_memory(spec, dataset, args) -> None:
     from ..core.memory_estimate import memory_problem
 
@@ -274,119 +263,171 @@ def _check_memory(spec, dataset, args) -> None:
         raise CliError(problem)
 
 
-class ProjectWriter:
-    """The project file (--project or the resumed one) and the --checkpoint-every checkpoint, written at
-    epoch ends. A failed write is said once and training goes on: the weights are still in memory."""
+@dataclass
+class PreparedRun:
+    """A run ready to train; the run folder, history file and project writer are rank 0's alone."""
 
-    def __init__(self, trainer, ref, project, path: Path | None, checkpoint: Path | None, every: int | None):
-        self.trainer, self.ref, self.project = trainer, ref, project
-        self.path, self.checkpoint, self.every = path, checkpoint, every
-        self.failed: set[Path] = set()
-
-    def _write(self, path: Path) -> bool:
-        try:
-            _save_project(path, self.trainer, self.ref, self.project)
-        except CliError as exc:
-            if path not in self.failed:
-                say(f"warning: {exc}; training goes on")
-            self.failed.add(path)
-            return False
-        self.failed.discard(path)
-        return True
-
-    def epoch_end(self, epoch: int) -> None:
-        if self.path is not None:  # a crash loses at most this epoch
-            self._write(self.path)
-        if self.checkpoint is not None and epoch % self.every == 0:
-            self._write(self.checkpoint)
-
-    def final(self) -> str:
-        """The last write of the project file; '' or the line saying it failed."""
-        if self.path is None or self._write(self.path):
-            return ""
-        return f"the project file {self.path} could not be written (see the warning above)"
+    trainer: object
+    dataset: object
+    ref: object
+    name: str
+    project_path: Path | None
+    folder: RunFolder | None = None
+    history: HistoryFile | None = None
+    projects: ProjectWriter | None = None
 
 
 def cmd_train(args) -> int:
-    from ..core.control import TrainControl
-    from ..core.reports import EPOCH
-    from ..core.run import RunArtifact
-    from ..core.training import Trainer
+    from ..core.training import distributed
 
-    control = TrainControl()
-    control.set_snapshots_wanted(False)  # nobody looks at reconstructions here: reports stay cheap
+    try:
+        context = distributed.join(this_launch())  # without torchrun: SINGLE, today's one process
+    except distributed.DistributedError as exc:
+        raise CliError(str(exc)) from None
+    code = 1
+    try:
+        run = together(context, lambda: _prepare(args, context),
+                       discard=lambda run: run.folder.discard() if run.folder is not None else None)
+        code = _train(args, context, run)
+        return code
+    finally:
+        distributed.stop(context, failed=code != 0)
+
+
+def _prepare(args, context) -> PreparedRun:
+    from ..core.control import TrainControl
+    from ..core.training import Trainer
+    from ..core.training.distributed import DistributedError
+
+    main = context.is_main
     project = None
     if args.checkpoint_every is not None and args.checkpoint_every < 1:
         raise CliError(f"--checkpoint-every {args.checkpoint_every}: give a number of epochs of at least 1")
     if args.out is not None and not args.out.strip():
         raise CliError("--out: give a folder name (an empty name would write into the current folder)")
     if args.resume:
-        spec, dataset, ref, name, project = _resumed_run(args)
+        spec, dataset, ref, name, project = _resumed_run(args, announce=main)
         project_path = Path(args.resume)
     else:
         spec, dataset, ref, name = _new_run(args)
         project_path = Path(args.project) if args.project else None
         if project_path is not None and project_path.suffix != ".aeproj":
             raise CliError(f"--project {args.project}: a project file's name ends in .aeproj")
-    out = Path(args.out) if args.out else _fresh_run_folder(name)
-    check_out_folder(out, args.overwrite)
+    check_world_batch(spec.train.batch_size, context.world_size)
+    out = None
+    if main:  # the other processes of a distributed run write nothing
+        out = Path(args.out) if args.out else _fresh_run_folder(name)
+        check_out_folder(out, args.overwrite)
     _check_memory(spec, dataset, args)
-    trainer = Trainer(spec, dataset, control=control)  # a model that fails to build leaves no folder behind
-    if project is not None:
-        trainer.load_state_dict(project.run.training_state)
-    folder = RunFolder(out)
-    work = folder.create()
     try:
-        trainer.spec.save(work / "spec.json")
-    except OSError as exc:
-        folder.discard()
-        raise CliError(f"cannot write into {work}: {exc.strerror or exc}") from None
-    history = HistoryFile(work / "history.jsonl")
-    checkpoint = work / CHECKPOINT_NAME if args.checkpoint_every else None
-    projects = ProjectWriter(trainer, ref, project, project_path, checkpoint, args.checkpoint_every)
-    bar = ProgressBar(not args.quiet)
+        context.place(spec.train.device)
+    except DistributedError as exc:
+        raise CliError(str(exc)) from None
+    control = TrainControl()
+    control.set_snapshots_wanted(False)  # nobody looks at reconstructions here: reports stay cheap
+    trainer = Trainer(spec, dataset, control=control, distributed=context)  # a model that fails to build
+    if project is not None:                                                 # leaves no folder behind
+        trainer.load_state_dict(project.run.training_state)
+    run = PreparedRun(trainer, dataset, ref, name, project_path)
+    if main:
+        run.folder = RunFolder(out)
+        work = run.folder.create()
+        try:
+            trainer.spec.save(work / "spec.json")
+        except OSError as exc:
+            run.folder.discard()
+            raise CliError(f"cannot write into {work}: {exc.strerror or exc}") from None
+        run.history = HistoryFile(work / "history.jsonl")
+        checkpoint = work / CHECKPOINT_NAME if args.checkpoint_every else None
+        run.projects = ProjectWriter(trainer, ref, project, project_path, checkpoint, args.checkpoint_every)
+    return run
+
+
+def _train(args, context, run: PreparedRun) -> int:
+    from ..core.reports import EPOCH
+    from ..core.run import RunArtifact
+    from ..core.training.distributed import DistributedError, failure_line
+
+    main, trainer, history, folder = context.is_main, run.trainer, run.history, run.folder
+    control = trainer.control
+    bar = ProgressBar(not args.quiet and main)
     started = time.perf_counter()
-    signals = StopOnSignals(control)
+    signals = StopOnSignals(control, announce=main)
+    saved_to, save_failure, project_failure = None, "", ""
     with signals:
         written = 0
-        for report in trainer.run():
-            bar.update(report)
-            if report.kind == EPOCH:
-                rows = [json.dumps({k: _json_safe(v) for k, v in row.items()}) for row in trainer.history[written:]]
-                written = len(trainer.history)
-                if not history.write(rows) and not control.stopped:
-                    bar.close()
-                    say(f"error: {history.failure}; stopping the run to save its weights")
-                    control.stop()
-                projects.epoch_end(written)
+        try:
+            for report in trainer.run():
+                bar.update(report)
+                if report.kind == EPOCH and main:
+                    rows = [json.dumps({k: _json_safe(v) for k, v in row.items()})
+                            for row in trainer.history[written:]]
+                    written = len(trainer.history)
+                    if not history.write(rows) and not control.stopped:
+                        bar.close()
+                        say(f"error: {history.failure}; stopping the run to save its weights")
+                        control.stop()
+                    run.projects.epoch_end(written)
+        except DistributedError as exc:  # met alike on every rank (a spec DDP cannot train): said once
+            raise CliError(str(exc)) from None
+        except Exception as exc:
+            if not context.enabled:
+                raise
+            # Another process died, or this one failed: torchrun now stops the others, and that signal
+            # must not be announced as a clean stop. The run's folder keeps what was written.
+            signals.announce = False
+            bar.close()
+            kept = f" ({folder.work} keeps what was written)" if main and folder.work else ""
+            say(f"error: {failure_line(exc, context)}; the run stops unsaved{kept}")
+            return 1
         bar.close()
-        history.close()
-        with signals_held():  # the finished run is saved whatever arrives now
-            saved_to, save_failure = save_with_rescue(RunArtifact.from_trainer(trainer, ref).save, folder, name)
-            project_failure = projects.final()
+        replicas_agree = context.replicas_agree(trainer.model, trainer.disc)
+        if main:
+            history.close()
+            with signals_held():  # the finished run is saved whatever arrives now
+                saved_to, save_failure = save_with_rescue(RunArtifact.from_trainer(trainer, run.ref).save, folder,
+                                                          run.name)
+                project_failure = run.projects.final()
     result = trainer.result
-    for line in (save_failure, project_failure):
-        if line:
-            say(f"error: {line}")
-    if result.message and not (signals.hit or history.failure):  # those stops were said when they came
-        print(result.message, file=sys.stderr)
+    failed = result.stop_reason == "non_finite" or save_failure or project_failure or (main and history.failure)
+    code = 1 if failed else signals.hit
+    if main:
+        for line in (save_failure, project_failure):
+            if line:
+                say(f"error: {line}")
+        if not replicas_agree:
+            say("warning: the processes of this run ended with different weights; rank 0's were saved")
+        if result.message and not (signals.hit or history.failure):  # those stops were said when they came
+            print(result.message, file=sys.stderr)
+        _print_summary(run, context, result, started, saved_to, replicas_agree)
+    # Every process ends with the same code, and none before rank 0 has saved: torchrun stops the rest
+    # of a job when one process exits with an error.
+    try:
+        return context.max_int(code)
+    except Exception as exc:
+        if main:
+            say(f"warning: {failure_line(exc, context)}, after this run was saved")
+        return code or 1
+
+
+def _print_summary(run: PreparedRun, context, result, started: float, saved_to, replicas_agree: bool) -> None:
     summary = {
-        "preset": name,
+        "preset": run.name,
         "epochs": result.epochs,
         "steps": result.steps,
         "train_loss": result.train_loss,
         "val_loss": result.val_loss,
         "val_recon_mse": result.val_recon_mse,
-        "samples_per_s": round(result.samples_per_s, 1),
+        "samples_per_s": round(result.samples_per_s, 1),  # of all processes together
         "device": result.device,
-        "dataset": dataset.name,
+        "world_size": context.world_size,
+        "dataset": run.dataset.name,
         "stop_reason": result.stop_reason,
         "seconds": round(time.perf_counter() - started, 2),
         "out": str(saved_to) if saved_to is not None else None,
     }
-    if project_path is not None:
-        summary["project"] = str(project_path)
-    print(json.dumps({k: _json_safe(v) for k, v in summary.items()}))
-    if result.stop_reason == "non_finite" or history.failure or save_failure or project_failure:
-        return 1
-    return signals.hit or 0
+    if context.enabled:
+        summary["replicas_agree"] = replicas_agree
+    if run.project_path is not None:
+        summary["project"] = str(run.project_path)
+    print(json.dumps({k: _json_safe(v) for k, v in summary.items()}), flush=True)
