@@ -19,6 +19,7 @@ from .panels.builder import ModelBuilder
 from .panels.canvas import DrawCanvas
 from .panels.dashboard import TrainingDashboard
 from .panels.data import DataPanel
+from .panels.experiments import ExperimentsPanel
 from .panels.latent import LatentExplorer
 from .project_commands import ProjectCommands, make_train_menu
 from .projects import AUTOSAVE_MS, ProjectManager
@@ -57,12 +58,14 @@ class MainWindow(ProjectCommands, QMainWindow):
         self.dashboard = TrainingDashboard(self.state)
         self.latent = LatentExplorer(self.state)
         self.canvas = DrawCanvas(self.state)
+        self.experiments = ExperimentsPanel(self.state)
 
         self.tabs = QTabWidget()
         self.tabs.setObjectName("mainTabs")
         self.tabs.addTab(self.dashboard, "Training")
         self.tabs.addTab(self.latent, "Latent space")
         self.tabs.addTab(self.canvas, "Draw")
+        self.tabs.addTab(self.experiments, "Experiments")
         self.setCentralWidget(self.tabs)
         self.model_dock = self._dock("Model", self.builder, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.data_dock = self._dock("Data", self.data_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
@@ -250,6 +253,8 @@ class MainWindow(ProjectCommands, QMainWindow):
         self._latent_refresh.timeout.connect(self.controller.request_weights)
         self.tabs.currentChanged.connect(self._update_latent_refresh)
         self.canvas.sentToExplorer.connect(self._send_drawing_to_explorer)
+        self.experiments.openArm.connect(self.open_run)
+        self.projects.opened.connect(self._finish_open)
         self._update_snapshots_wanted()
         self.builder.liveValueChanged.connect(self._on_live_value)
         self.builder.summaryChanged.connect(self._update_actions)
@@ -490,4 +495,5 @@ class MainWindow(ProjectCommands, QMainWindow):
         self.dashboard.shutdown()
         self.latent.shutdown()
         self.canvas.shutdown()
+        self.experiments.shutdown()
         super().closeEvent(event)

@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QMessageBox
 
 from ..core.presets import fit_to_input, get_preset
-from ..core.project import PROJECT_SUFFIX, ProjectError, load_project
+from ..core.project import PROJECT_SUFFIX, Project, ProjectError, load_project
 from ..core.run import DatasetRef
 from ..core.serialize import SpecError
 from ..core.spec import AutoencoderSpec
@@ -55,9 +55,33 @@ class ProjectCommands:
             return
         kept = self.projects.set_aside()
         self._drop_panel_runs("Another project was opened")  # its own run comes once its data is found
-        self.projects.apply(project, Path(path))
+        self.projects.apply(project, Path(path) if path else None)
         if kept is not None:
             self.statusBar().showMessage(f"The unsaved work before it is kept in {kept} (File > Open recent)", 8000)
+
+    def open_run(self, run, name: str, then: str = "") -> bool:
+        """Put a trained run (an experiment's arm) in the window as an unsaved project of its own: its
+        data is loaded again as it was cut, and the explorer and the canvas use it. The work open
+        before is kept aside, as when a project is opened. ``then="canvas"``: end on the Draw tab with
+        a noisy validation sample, the noise the run was trained with."""
+        if self.controller.is_active:
+            self.statusBar().showMessage("Stop training before opening an experiment's model", 5000)
+            return False
+        self._after_open = then
+        self._put_in_place(Project(spec=run.spec, run=run, dataset=run.dataset, name=name), None)
+        return True
+
+    def _finish_open(self, _path: str) -> None:
+        then, self._after_open = getattr(self, "_after_open", ""), ""
+        if then != "canvas" or self.canvas.shown_run is None and self.canvas._pending is None:
+            return
+        noise = self.state.spec.objective.noise
+        controls = self.canvas.controls
+        if noise.kind != "none":
+            controls.noise_kind.setCurrentText(noise.kind)
+            controls.noise_level.setValue(noise.level)
+        self.tabs.setCurrentWidget(self.canvas)
+        self.canvas.load_random_sample()
 
     # --- menu commands -------------------------------------------------------------------------------------
     def _start_dir(self) -> str:
