@@ -28,6 +28,7 @@ from ..core.data import Dataset
 from ..core.reports import FINISHED
 from ..core.run import DatasetRef, RunArtifact
 from ..core.spec import AutoencoderSpec
+from ..core.tensorboard_log import logged
 from .workers import CancelToken, RunManager
 
 IDLE, RUNNING, PAUSED, STOPPING = "idle", "running", "paused", "stopping"
@@ -62,14 +63,15 @@ class _Run:
 
 def train_run(token: CancelToken, run: _Run, spec: AutoencoderSpec, dataset: Dataset,
               full_dataset: Dataset | None, excluded_label: int | None, options: dict | None = None,
-              resume_state: dict | None = None):
+              resume_state: dict | None = None, tensorboard_dir: str | None = None):
     """The work of one run (a generator, run by the RunManager's thread).
 
     Yields (REPORT, report) and, when asked, (SNAPSHOT, RunArtifact); returns
     (final report, the finished run's RunArtifact). Every artifact carries the training
     state, so a project saved from it continues exactly; ``resume_state`` (a saved
     ``Trainer.state_dict()``) makes this run continue that one (StateMismatch, one line,
-    when ``spec`` is not its spec with another epoch total).
+    when ``spec`` is not its spec with another epoch total). ``tensorboard_dir``: every report is also
+    written to TensorBoard, in a folder of this run's own under it (core/tensorboard_log.py).
     """
     from ..core.training import Trainer
 
@@ -86,7 +88,7 @@ def train_run(token: CancelToken, run: _Run, spec: AutoencoderSpec, dataset: Dat
     # be found again in what the user loaded. The checksum is taken once, here, off the GUI thread.
     ref = DatasetRef.from_dataset(full_dataset if full_dataset is not None else dataset, excluded_label, options)
     last = None
-    for report in trainer.run():
+    for report in logged(trainer.run(), tensorboard_dir, spec):
         last = report
         if report.kind == FINISHED:
             continue  # the final report comes with the run, below
@@ -119,6 +121,7 @@ class TrainingController(QObject):
         self._current: int | None = None
         self._state = IDLE
         self._snapshots_wanted = True
+        self.tensorboard_dir: str | None = None  # runs started from now on also log to TensorBoard there
 
     # --- state -----------------------------------------------------------------------
     @property
@@ -174,7 +177,7 @@ class TrainingController(QObject):
         # Registered before submit, which may start the run (and say so) at once.
         self._handles[self.runs.next_id] = run
         return self.runs.submit(train_run, run, spec.copy(), dataset, full_dataset, excluded_label, options,
-                                resume_state)
+                                resume_state, self.tensorboard_dir)
 
     def pause(self) -> None:
         if self._control and self._state == RUNNING:

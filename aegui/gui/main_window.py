@@ -24,6 +24,8 @@ from .panels.latent import LatentExplorer
 from .project_commands import ProjectCommands, make_train_menu
 from .projects import AUTOSAVE_MS, ProjectManager
 from .state import AppState
+from .tensorboard_menu import TensorBoardToggle
+from .watch import RunWatch
 from .widgets.guide import show_guide
 
 LATENT_REFRESH_MS = 3000
@@ -72,6 +74,7 @@ class MainWindow(ProjectCommands, QMainWindow):
         self.tabifyDockWidget(self.data_dock, self.model_dock)  # Model on top; Data one click away
         self.model_dock.raise_()
         self.projects = ProjectManager(self, autosave_ms)
+        self.watch, self.tensorboard = RunWatch(self), TensorBoardToggle(self)  # File > Watch; Training > TensorBoard
 
         self._make_actions()
         self._make_menus_and_toolbar()
@@ -170,6 +173,8 @@ class MainWindow(ProjectCommands, QMainWindow):
         file_menu.addAction(self.save_action)
         file_menu.addAction(self.save_as_action)
         file_menu.addSeparator()
+        self.watch.add_actions(file_menu)
+        file_menu.addSeparator()
         file_menu.addMenu("&Import").addAction(self.import_spec_action)
         file_menu.addMenu("&Export").addAction(self.export_spec_action)
         file_menu.addSeparator()
@@ -180,6 +185,7 @@ class MainWindow(ProjectCommands, QMainWindow):
         train = bar.addMenu("&Training")
         for a in (self.train_action, self.continue_action, self.pause_action, self.stop_action):
             train.addAction(a)
+        self.tensorboard.add_actions(train)
         view = bar.addMenu("&View")
         view.addAction(self.model_dock.toggleViewAction())
         view.addAction(self.data_dock.toggleViewAction())
@@ -496,4 +502,5 @@ class MainWindow(ProjectCommands, QMainWindow):
         self.latent.shutdown()
         self.canvas.shutdown()
         self.experiments.shutdown()
+        self.watch.shutdown()
         super().closeEvent(event)
