@@ -19,6 +19,7 @@ NFS or SMB, and a poll of three files is a few stat calls.
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QObject
@@ -32,13 +33,17 @@ from .workers import Worker
 
 POLL_S = 0.25
 QUIET_NOTE_S = 60  # a run silent this long may have been killed: the status bar says how long
+HEARTBEAT_S = 10.0
 
 
 def follow(token, follower: RunFollower, interval: float = POLL_S):
-    """The watch's job: poll until the run ends, yielding what is new (runs on the Worker's thread)."""
+    """The watch's job: poll until the run ends, yielding what is new (runs on the Worker's thread), and
+    now and then when nothing is, so the status bar can say how long the run has been quiet."""
+    said = time.monotonic()
     while True:
         news = follower.poll()
-        if news.changed:
+        if news.changed or time.monotonic() - said >= HEARTBEAT_S:
+            said = time.monotonic()
             yield news
         if news.state in (ENDED, GONE):
             return news.state
@@ -58,7 +63,7 @@ class RunWatch(QObject):
         self.reports = 0  # fed to the dashboard in this watch
         self.finished_run = None  # the watched run, once it has ended and is in the window
         self._spec_shown = False
-        self._final = None
+        self._final = self._last = None  # the run's closing report; the newest one
         self._opening = False
         window.controller.started.connect(lambda: self.stop("a run started in the window") if self.watching else None)
         window.projects.opened.connect(self._on_opened)
@@ -104,7 +109,7 @@ class RunWatch(QObject):
             return False
         self.stop(quietly=True)
         self.follower, self.path = follower, Path(path)
-        self.reports, self.finished_run, self._final, self._spec_shown = 0, None, None, False
+        self.reports, self.finished_run, self._final, self._last, self._spec_shown = 0, None, None, None, False
         window.dashboard.clear()
         window.tabs.setCurrentWidget(window.dashboard)
         window.statusBar().showMessage(f"Watching {self.path}…")
@@ -147,7 +152,7 @@ class RunWatch(QObject):
             window.dashboard.add_report(report)
             self.reports += 1
         if news.reports:
-            last = news.reports[-1]
+            self._last = last = news.reports[-1]
             window.step_label.setText(f"step {last.step}")
             if last.kind == FINISHED:
                 self._final = last
@@ -160,8 +165,8 @@ class RunWatch(QObject):
         elif news.state == WAITING:
             window.statusBar().showMessage(f"Watching {self.path}: waiting for a run to write into it…")
         else:
-            last = news.reports[-1] if news.reports else None
-            where = f" · epoch {last.epoch_progress:.2f}/{last.epochs_total}" if last is not None else ""
+            last = self._last
+            where = f" · {last.phase} epoch {last.epoch_progress:.2f}/{last.epochs_total}" if last is not None else ""
             quiet = (f" · nothing new for {news.quiet_s / 60:.0f} min" if news.quiet_s >= QUIET_NOTE_S else "")
             window.statusBar().showMessage(f"Watching {news.folder.name}{where}{quiet}")
 
