@@ -376,6 +376,7 @@ def _train(args, context, run: PreparedRun) -> int:
             # Another process died, or this one failed: torchrun now stops the others, and that signal
             # must not be announced as a clean stop. The run's folder keeps what was written.
             signals.announce = False
+            trainer.lockstep.release()
             bar.close()
             kept = f" ({folder.work} keeps what was written)" if main and folder.work else ""
             say(f"error: {failure_line(exc, context)}; the run stops unsaved{kept}")

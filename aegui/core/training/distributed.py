@@ -34,6 +34,7 @@ model stays the plain module (``trainer.model``): ``code_dim``, ``first_layer_fi
 """
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 from contextlib import contextmanager
@@ -303,6 +304,10 @@ def stop(context: Distributed, failed: bool = False) -> None:
     import torch.distributed as dist
 
     if context.enabled and dist.is_initialized() and not (failed and context.backend == "nccl"):
+        # DDP reducers left in reference cycles must go before the group: collected at the interpreter's
+        # exit instead, they ended the process in std::terminate (SIGABRT) in 4 of 20 runs here, 0 of 20
+        # with this collection.
+        gc.collect()
         dist.destroy_process_group()
 
 

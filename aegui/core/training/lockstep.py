@@ -51,6 +51,11 @@ class Lockstep:
             self._disc_wrapper = self.context.wrap(fn, disc)
         return self._disc_wrapper
 
+    def release(self) -> None:
+        """Drop the DDP wrappers (a later step makes new ones), so that they can go before the process
+        group does (``distributed.stop``)."""
+        self._wrapper, self._wrapper_key, self._disc_wrapper = None, None, None
+
     # --- reports ----------------------------------------------------------------------------------
     def report_due(self, acc) -> bool:
         return acc.steps >= self.report_steps

@@ -239,6 +239,7 @@ class Trainer:
             pos.phase_index += 1
             pos.phase_epoch = pos.batch_index = 0
             self._order = None
+        self.lockstep.release()  # no step follows; a distributed run may leave its process group now
         stop_reason, message = outcome or (StopReason.COMPLETED, "")
         # A stop that lands after the last epoch finished changes nothing: the run completed.
         finished_all = pos.phase_index == len(self.phases) - 1 and pos.phase_epoch >= self.phase.epochs
