@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -20,7 +21,7 @@ import torch
 from aegui.cli import main
 from aegui.core.models.common import random_like, random_rows
 from aegui.core.training import Trainer
-from aegui.core.training.distributed import Distributed, DistributedError, launch_from_env
+from aegui.core.training.distributed import Distributed, DistributedError, LossModule, launch_from_env
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -99,6 +100,18 @@ def test_each_ranks_noise_is_its_rows_of_the_whole_batchs_draw_and_the_stream_ad
         states.append(gen.get_state())
     assert torch.equal(torch.cat(rows), whole)
     assert all(torch.equal(state, whole_gen.get_state()) for state in states)
+
+
+def test_a_parameter_left_out_of_the_loss_is_named_before_the_ranks_drift_apart():
+    # DDP would leave that parameter's bucket unreduced and the replicas would part silently.
+    used, idle = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)
+    loss = LossModule(lambda x: used(x).sum(), used, idle)
+    loss(torch.ones(4, 3)).backward()
+    with pytest.raises(DistributedError, match=r"parameter weight \(and 1 more\) took no part"):
+        Distributed.check_all_used(SimpleNamespace(module=loss))
+    idle(torch.ones(1, 3)).sum().backward()
+    Distributed.check_all_used(SimpleNamespace(module=loss))
+    assert loss.checked
 
 
 # --- the command line under torchrun ------------------------------------------------------------------------

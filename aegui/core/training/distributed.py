@@ -170,9 +170,10 @@ class Distributed:
             return
         unused = [name for name, p in module.named_parameters() if p.requires_grad and p.grad is None]
         if unused:
-            name = unused[0].removeprefix("parts.")
-            raise DistributedError(f"parameter {name} (and {len(unused) - 1} more) took no part in the loss; "
-                                   f"a distributed run needs every trained parameter in every step")
+            name = unused[0].split(".", 2)[-1]  # without LossModule's "parts.N."
+            more = f" (and {len(unused) - 1} more)" if len(unused) > 1 else ""
+            raise DistributedError(f"parameter {name}{more} took no part in the loss; a distributed run needs "
+                                   f"every trained parameter in every step")
         module.checked = True
 
     # --- decisions -----------------------------------------------------------------------------------
