@@ -82,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the memory a model may need for training, e.g. 30GB (default: 60%% of the "
                             "device's memory, or AEGUI_MEMORY_LIMIT)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--snapshots", action="store_true", help="write the latest losses and pictures to "
+                       "snapshot.safetensors in the run folder (twice a second), for the window's Watch run folder")
+    train.add_argument("--tensorboard", metavar="DIR", help="also write TensorBoard logs into DIR/<run folder name> "
+                                                            "(needs: pip install tensorboard)")
     train.add_argument("--project", help="also write a project file (.aeproj) at each epoch's end and at the end")
     train.add_argument("--resume", metavar="FILE.aeproj",
                        help="continue the run in this project to --epochs N in total, updating the file")

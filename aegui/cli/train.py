@@ -24,6 +24,7 @@ from pathlib import Path
 from .main import CliError
 from .project_writer import ProjectWriter
 from .run_folder import CHECKPOINT_NAME, HistoryFile, RunFolder, check_out_folder, save_with_rescue, say
+from .run_outputs import RunOutputs, check_outputs
 from .signals import StopOnSignals, signals_held
 from .torchrun import check_world_batch, this_launch, together
 
@@ -77,32 +78,6 @@ def _fit_input(spec, dataset, from_file: bool):
     from ..core.presets import fit_to_input
 
     return fit_to_input(spec, dataset.kind, dataset.sample_shape, unit_range=dataset.in_unit_range)
-
-
-class ProgressBar:
-    """A one-line bar on a terminal's stderr; silent when stderr is not a terminal."""
-
-    def __init__(self, enabled: bool):
-        self.enabled = enabled and sys.stderr.isatty()
-        self._last = 0.0
-
-    def update(self, report) -> None:
-        now = time.perf_counter()
-        if not self.enabled or now - self._last < 0.1:
-            return
-        self._last = now
-        frac = min(1.0, report.epoch_progress / max(report.epochs_total, 1))
-        width = 30
-        bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
-        loss = report.losses.get("total")
-        loss_text = f" loss {loss:.4g}" if loss is not None and math.isfinite(loss) else ""
-        sys.stderr.write(f"\r{report.phase:>13} [{bar}] {report.epoch_progress:5.2f}/{report.epochs_total} ep"
-                         f"{loss_text} {report.samples_per_s:7.0f} samples/s")
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\n")
 
 
 def _json_safe(value):
@@ -318,6 +293,7 @@ def _prepare(args, context) -> PreparedRun:
     if main:  # the other processes of a distributed run write nothing
         out = Path(args.out) if args.out else _fresh_run_folder(name)
         check_out_folder(out, args.overwrite)
+        check_outputs(args)
     _check_memory(spec, dataset, args)
     try:
         context.place(spec.train.device)
@@ -350,7 +326,7 @@ def _train(args, context, run: PreparedRun) -> int:
 
     main, trainer, history, folder = context.is_main, run.trainer, run.history, run.folder
     control = trainer.control
-    bar = ProgressBar(not args.quiet and main)
+    bar = RunOutputs(args, main, trainer, folder.work if main else None)  # progress, --snapshots, --tensorboard
     started = time.perf_counter()
     signals = StopOnSignals(control, announce=main)
     saved_to, save_failure, project_failure = None, "", ""
