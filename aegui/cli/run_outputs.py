@@ -125,7 +125,7 @@ class TqdmBar:
             self.bar = self._tqdm(total=report.epochs_total, desc=report.phase, unit="ep", file=self.stream,
                                   dynamic_ncols=True, mininterval=BAR_REFRESH_S, leave=True,
                                   bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.2f}/{total} ep "
-                                             "[{elapsed}<{remaining}] {postfix}")
+                                             "[{elapsed}<{remaining}{postfix}]")  # tqdm puts ", " before it
         self.bar.set_postfix_str(_loss_text(report), refresh=False)
         done = min(float(report.epoch_progress), float(report.epochs_total))
         if done > self.bar.n:
