@@ -175,6 +175,15 @@ def test_a_model_without_biases_says_so(dashboard, qapp):
     assert "output bias" not in dashboard.weights.caption.text()  # no talk of a picture that is not there
 
 
+def test_a_report_without_pictures_keeps_the_bias_shown(dashboard, qapp):
+    bias = np.random.default_rng(0).random((1, 28, 28)).astype(np.float32)
+    feed(dashboard, [simple(1, output_bias=bias)])
+    draw(dashboard, qapp)
+    assert dashboard.weights.bias_view.isVisible() and dashboard.weights.bias_note.text() == ""
+    dashboard.weights.draw(simple(2))  # most live reports carry no pictures (it said "no output bias")
+    assert dashboard.weights.bias_view.isVisible() and dashboard.weights.bias_note.text() == ""
+
+
 def test_capsules_and_signals(dashboard, qapp):
     rng = np.random.default_rng(1)
     x = rng.normal(size=(16, 128, 1)).astype(np.float32)

@@ -147,6 +147,8 @@ class WeightsPanel(QWidget):
         self.bias_note.setText("")
 
     def draw(self, report: Report) -> None:
+        if report.filters is None and report.output_bias is None:
+            return  # a report without pictures says nothing about them: "no output bias" would be wrong
         has_bias = report.output_bias is not None
         channels = per_channel_bias(report.output_bias) if has_bias else None
         if has_bias != self.has_bias or (channels is not None) != self.per_channel:
