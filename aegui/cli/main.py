@@ -65,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--label-column", help="the label column of a CSV table, by name or 0-based index")
     train.add_argument("--without-class", help="train on every class but this one (by name or number), as the "
                                                "app's anomaly experiments do")
+    train.add_argument("--stream", action="store_true", default=None,
+                       help="leave an .npy file of uint8 images on disk and read its rows batch by batch, for data "
+                            "that does not fit in memory (docs/scaling.md)")
+    train.add_argument("--stream-workers", type=int, metavar="N",
+                       help="with --stream: processes that read the coming batches (default 2; 0 reads in the "
+                            "training process)")
     train.add_argument("--epochs", type=int)
     train.add_argument("--latent", type=int, help="code size")
     train.add_argument("--batch-size", type=int)

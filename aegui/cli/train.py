@@ -30,7 +30,7 @@ from .torchrun import check_world_batch, this_launch, together
 
 # Options that would change the model, the data or the optimisation: a resumed run keeps the project's.
 RESUME_REFUSED = ("preset", "spec", "dataset", "limit", "image_size", "channels", "kind", "label_column",
-                  "without_class", "latent", "batch_size", "lr", "seed")
+                  "without_class", "latent", "batch_size", "lr", "seed", "stream")
 
 
 def _spec_from_args(args):
@@ -129,6 +129,11 @@ def _new_run(args):
     options = {"limit": args.limit, "seed": spec.train.seed, "image_size": list(args.image_size) if args.image_size
                else None, "channels": args.channels, "kind": args.kind, "label_column": label_column}
     options = {k: v for k, v in options.items() if v is not None}
+    if args.stream:  # recorded with the data's options, so --resume streams it again
+        if args.without_class is not None:
+            raise CliError("--without-class cannot be used with --stream: it copies the other classes' rows "
+                           "into memory; leave out --stream")
+        options["stream"] = True
     try:
         dataset = load_dataset(args.dataset or "mnist5k", **_load_options(options))
     except DataError as exc:
@@ -230,10 +235,12 @@ def _say_how_the_schedule_continues(run, epochs: int) -> None:
 
 
 def _check_memory(spec, dataset, args) -> None:
+    from ..core.data.streaming import device_data_bytes
     from ..core.memory_estimate import memory_problem
 
-    # The trainer copies the data onto the device: counted, as the window counts it.
-    problem = memory_problem(spec, limit_bytes=args.memory_limit, data_bytes=dataset.x.nbytes)
+    # The trainer copies the data onto the device (streamed: its validation rows): counted, as the window does.
+    data_bytes = device_data_bytes(dataset, spec.train.val_fraction)
+    problem = memory_problem(spec, limit_bytes=args.memory_limit, data_bytes=data_bytes)
     if problem:
         raise CliError(problem)
 
@@ -278,6 +285,8 @@ def _prepare(args, context) -> PreparedRun:
     project = None
     if args.checkpoint_every is not None and args.checkpoint_every < 1:
         raise CliError(f"--checkpoint-every {args.checkpoint_every}: give a number of epochs of at least 1")
+    if args.stream_workers is not None and args.stream_workers < 0:
+        raise CliError(f"--stream-workers {args.stream_workers}: give 0 or more reading processes")
     if args.out is not None and not args.out.strip():
         raise CliError("--out: give a folder name (an empty name would write into the current folder)")
     if args.resume:
@@ -301,8 +310,10 @@ def _prepare(args, context) -> PreparedRun:
         raise CliError(str(exc)) from None
     control = TrainControl()
     control.set_snapshots_wanted(False)  # nobody looks at reconstructions here: reports stay cheap
-    trainer = Trainer(spec, dataset, control=control, distributed=context)  # a model that fails to build
-    if project is not None:                                                 # leaves no folder behind
+    workers = {} if args.stream_workers is None else {"stream_workers": args.stream_workers}
+    # A model that fails to build leaves no folder behind.
+    trainer = Trainer(spec, dataset, control=control, distributed=context, **workers)
+    if project is not None:
         trainer.load_state_dict(project.run.training_state)
     run = PreparedRun(trainer, dataset, ref, name, project_path)
     if main:

@@ -21,11 +21,13 @@ from .dataset import (
 from .images import IMAGE_SUFFIXES, adapt_images
 from .importers import READ_ERRORS, TORCHVISION_PREFIX, load_path, load_torchvision
 from .shapes import load_shapes
+from .streaming import DEFAULT_STREAM_WORKERS, is_streamed, open_npy_stream, stream_refusal
 from .synthetic import load_signals, load_transactions
 
 __all__ = [
     "BUILTIN_DATASETS",
     "DEFAULT_BUDGET_BYTES",
+    "DEFAULT_STREAM_WORKERS",
     "IMAGE_SUFFIXES",
     "MNIST_CREDIT",
     "DataError",
@@ -36,12 +38,14 @@ __all__ = [
     "check_budget",
     "check_finite",
     "format_bytes",
+    "is_streamed",
     "labels_from_values",
     "load_dataset",
     "load_mnist5k",
     "load_shapes",
     "load_signals",
     "load_transactions",
+    "open_npy_stream",
     "per_feature_standardise",
     "require_two_samples",
     "resources_dir",
@@ -64,6 +68,7 @@ def load_dataset(
     standardise: bool = True,
     budget_bytes: int | None = DEFAULT_BUDGET_BYTES,
     cancel: Callable[[], bool] | None = None,
+    stream: bool = False,
 ) -> Dataset:
     """A built-in set by name, the user's file or folder by path, or ``torchvision:Name``.
 
@@ -81,12 +86,24 @@ def load_dataset(
     - ``cancel()`` returning True stops a long load (a folder of images, a
       gzipped or large file as it streams) with LoadCancelled; the GUI's loader
       thread uses it.
+    - ``stream`` leaves an .npy file's samples on disk, memory-mapped, for data
+      that does not fit in memory; the trainer reads them batch by batch
+      (streaming.py says what it takes and what it refuses).
 
     Compressed and large files are read as bounded streams: a gzipped IDX file
     stops at its header's records, a table is counted up to the budget before
     it is parsed, and --limit reads or keeps only the samples it keeps.
     """
     text = os.fspath(name_or_path)
+    if stream:
+        where = os.fspath(Path(text).expanduser())
+        problem = stream_refusal(where, limit=limit, image_size=image_size, channels=channels, kind=kind,
+                                 label_column=label_column)
+        if problem:
+            raise DataError(problem)
+        if not Path(where).is_file():
+            raise DataError(f"{where}: --stream reads an .npy array file, and there is no such file")
+        return open_npy_stream(where, kind=kind, labels_path=labels_path)
     if limit is not None:
         if isinstance(limit, bool) or not isinstance(limit, numbers.Integral) or limit < 2:
             raise DataError(f"{text}: --limit must be a whole number of at least 2 (training needs 2 samples), not {limit!r}")

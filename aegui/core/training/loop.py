@@ -27,7 +27,8 @@ import torch
 
 from .. import objectives as obj
 from ..control import TrainControl
-from ..data import DataError, Dataset, split_indices
+from ..data import DEFAULT_STREAM_WORKERS, DataError, Dataset, is_streamed, split_indices
+from ..data.streaming import TrainStream
 from ..device import autocast_context, resolve_device
 from ..models import build_model
 from ..reports import EPOCH, FINISHED, PAUSED, PROGRESS, Report, ReportKind, StopReason
@@ -52,7 +53,8 @@ def check_dataset_fits(spec: AutoencoderSpec, dataset: Dataset) -> None:
 
 class Trainer:
     def __init__(self, spec: AutoencoderSpec, dataset: Dataset, control: TrainControl | None = None,
-                 device: str | None = None, distributed: Distributed | None = None):
+                 device: str | None = None, distributed: Distributed | None = None,
+                 stream_workers: int = DEFAULT_STREAM_WORKERS):
         self.spec = spec.copy()
         tr = self.spec.train
         check_dataset_fits(self.spec, dataset)
@@ -69,7 +71,8 @@ class Trainer:
             self.model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
         self.value_range = dataset.value_range
         self.train_index, self.val_index = split_indices(len(dataset), tr.val_fraction, tr.seed)
-        self.train_x = torch.from_numpy(np.ascontiguousarray(dataset.x[self.train_index])).to(self.device)
+        self.train_x = None if is_streamed(dataset) else \
+            torch.from_numpy(np.ascontiguousarray(dataset.x[self.train_index])).to(self.device)
         self.val_x = torch.from_numpy(np.ascontiguousarray(dataset.x[self.val_index])).to(self.device)
         self.n_train = len(self.train_index)
         self.batch_size = min(tr.batch_size, self.n_train)  # the global batch, over all processes
@@ -85,6 +88,13 @@ class Trainer:
             raise DataError(f"batch norm needs at least 2 samples a batch, but this run's batches hold "
                             f"{self.batch_size // world}{share} ({self.n_train} training sample(s), batch size "
                             f"{tr.batch_size}); use more data or a larger batch, or turn batch norm off")
+        self.stream: TrainStream | None = None
+        if self.train_x is None:
+            # A streamed dataset's training rows stay in its file and come batch by batch, the same rows
+            # as in memory (data/streaming.py); train_x holds only those a snapshot shows.
+            self.stream = TrainStream(dataset.x, self.train_index, self.batch_size, self.steps_per_epoch,
+                                      self.device, self.dist.rank, world, stream_workers)
+            self.train_x = self.stream.spread_rows(tr.snapshot_size)
         # The run's own streams: shuffling, corruption, reparameterisation and prior samples.
         self.generator = make_generator(self.device, tr.seed)
         if self.dist.enabled:
@@ -239,6 +249,8 @@ class Trainer:
             pos.phase_index += 1
             pos.phase_epoch = pos.batch_index = 0
             self._order = None
+        if self.stream is not None:
+            self.stream.close()
         self.lockstep.release()  # no step follows; a distributed run may leave its process group now
         stop_reason, message = outcome or (StopReason.COMPLETED, "")
         # A stop that lands after the last epoch finished changes nothing: the run completed.
@@ -276,7 +288,8 @@ class Trainer:
                     self._apply_live_changes(phase)
                 b = pos.batch_index
                 idx = self._order[b * self.batch_size:(b + 1) * self.batch_size]
-                phase.step(self.to_float(self.train_x[idx]))
+                x = self.train_x[idx] if self.stream is None else self.stream.batch(self._order, b)
+                phase.step(self.to_float(x))
                 pos.batch_index += 1
                 phase.count_step()
                 acc.samples += len(idx)
