@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 import json
+import os
 import pickle
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +20,7 @@ from aegui.core.run import dataset_checksum
 from aegui.core.training import Trainer
 
 N = 300
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -178,3 +183,23 @@ def test_the_cli_streams_with_stream_and_its_run_matches_the_in_memory_run(digit
     assert weights[0] == weights[1]
     assert main([*args, "--stream", "--without-class", "3", "--out", str(tmp_path / "x")]) == 2
     assert "--without-class cannot be used with --stream" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),
+                    reason="torch.distributed with gloo is needed")
+def test_two_processes_streaming_their_own_rows_train_as_two_processes_in_memory(digits_file, tmp_path):
+    args = ["main.py", "train", "--dataset", str(digits_file), "--preset", "denoising", "--epochs", "1",
+            "--batch-size", "32", "--quiet", "--device", "cpu"]
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "LOCAL_RANK", "WORLD_SIZE")}
+    env["PYTHONPATH"] = str(ROOT)
+    summaries = []
+    for run, extra in (("memory", []), ("stream", ["--stream", "--stream-workers", "1"])):
+        done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+                               *args, *extra, "--out", str(tmp_path / run)], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-3000:]
+        summaries.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert all(s["world_size"] == 2 and s["replicas_agree"] is True for s in summaries)
+    assert summaries[0]["val_loss"] == summaries[1]["val_loss"]
+    weights = [(tmp_path / run / "weights.safetensors").read_bytes() for run in ("memory", "stream")]
+    assert weights[0] == weights[1]
