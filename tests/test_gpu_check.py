@@ -30,6 +30,10 @@ def test_the_quick_cpu_run_prints_every_parts_figure_or_why_it_was_skipped(tmp_p
     for key in ("bare_samples_per_s", "amp_off_samples_per_s", "stream_samples_per_s"):
         assert conv[key] > 0, key
     assert conv["amp_on_samples_per_s"].startswith("skipped: AMP is CUDA-only")
+    assert conv["train_flops_per_sample"] > 1e6 and conv["bare_tflop_per_s"] > 0
+    data = figures["data_path"]
+    for key in ("one_process_rows_per_s", "stream_1_workers_rows_per_s", "png_decode_images_per_s_one_core"):
+        assert data[key] > 0, key
     assert figures["gui_vs_cli"].startswith("skipped:")
     ddp = figures["ddp_2gpu"]
     for run in ("two_processes", "two_processes_stream"):
