@@ -4,8 +4,10 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -203,3 +205,27 @@ def test_two_processes_streaming_their_own_rows_train_as_two_processes_in_memory
     assert summaries[0]["val_loss"] == summaries[1]["val_loss"]
     weights = [(tmp_path / run / "weights.safetensors").read_bytes() for run in ("memory", "stream")]
     assert weights[0] == weights[1]
+
+
+@pytest.mark.skipif(not hasattr(os, "killpg"), reason="process groups are POSIX")
+def test_a_ctrl_c_to_the_whole_process_group_stops_a_streamed_run_once_and_saves_it(digits_file, tmp_path):
+    """A terminal's Ctrl-C reaches the reading workers too: they leave the stop to the training process."""
+    cmd = [sys.executable, "main.py", "train", "--dataset", str(digits_file), "--stream", "--stream-workers", "2",
+           "--epochs", "100000", "--batch-size", "32", "--quiet", "--out", str(tmp_path / "run")]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    job = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.glob("run.incomplete-*/history.jsonl")) or not (
+                list(tmp_path.glob("run.incomplete-*/history.jsonl"))[0].read_text()):
+            assert job.poll() is None and time.monotonic() < deadline, job.communicate()
+            time.sleep(0.2)  # an epoch has ended: the readers of the next are at work
+        os.killpg(job.pid, signal.SIGINT)
+        out, err = job.communicate(timeout=60)
+    finally:
+        if job.poll() is None:
+            os.killpg(job.pid, signal.SIGKILL)
+    assert err.count("Ctrl-C: stopping") == 1, err
+    assert json.loads(out.strip().splitlines()[-1])["stop_reason"] == "stopped"
+    assert (tmp_path / "run" / "weights.safetensors").is_file()

@@ -150,6 +150,19 @@ class RowReader:
         return out
 
 
+def _leave_stopping_to_the_trainer(worker_id: int) -> None:
+    """A worker ignores the stop signals. A Ctrl-C reaches the terminal's whole process group, and
+    systemd or a batch scheduler send SIGTERM to every process of a job: a worker that died of one would
+    fail the run unsaved, and one running the handlers it inherits (cli/signals.py) would announce the
+    stop once more. The training process stops the run cooperatively and then ends its workers; a worker
+    whose training process has died ends by itself (DataLoader's watchdog)."""
+    import signal
+
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
+
+
 class TrainStream:
     """The training rows of a streamed dataset, batch by batch, for one process of a run.
 
@@ -216,7 +229,7 @@ class TrainStream:
             pin_memory=cuda,
             # Its own generator: a DataLoader otherwise seeds its workers from torch's global stream,
             # which a run never draws from (two trainers may share a process).
-            generator=torch.Generator(),
+            generator=torch.Generator(), worker_init_fn=_leave_stopping_to_the_trainer,
         )
         self._batches = iter(loader)
         self._order, self._next = order, first
