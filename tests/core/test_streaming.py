@@ -195,6 +195,7 @@ def test_the_cli_streams_with_stream_and_its_run_matches_the_in_memory_run(digit
     assert "--without-class cannot be used with --stream" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),
                     reason="torch.distributed with gloo is needed")
 def test_two_processes_streaming_their_own_rows_train_as_two_processes_in_memory(digits_file, tmp_path):
@@ -214,6 +215,7 @@ def test_two_processes_streaming_their_own_rows_train_as_two_processes_in_memory
     assert saved_weights_equal(tmp_path / "memory", tmp_path / "stream")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "killpg"), reason="process groups are POSIX")
 def test_a_ctrl_c_to_the_whole_process_group_stops_a_streamed_run_once_and_saves_it(digits_file, tmp_path):
     """A terminal's Ctrl-C reaches the reading workers too: they leave the stop to the training process."""
