@@ -19,9 +19,9 @@ says how (the tail of its output), so one problem never hides the other figures.
 - ``data_path``: how fast the host feeds a device with no training: rows/s of 64x64 images read
   from an .npy in the page cache by one process, then through TrainStream with 1 to 8 DataLoader
   workers (pinned, copied to the device), and PNG decoding on one core for comparison.
-- ``gui_vs_cli``: benchmarks/gui_training.py compares the window with the bare loop on the
-  CPU only (it takes no device), so on CUDA this part says so rather than compare a GPU run
-  with a CPU one.
+- ``gui_vs_cli``: benchmarks/gui_training.py, once it takes --device. Today it has no such
+  option and trains its bare loop on the CPU (the window's run on the spec's device), so this
+  part says so rather than compare a GPU run with a CPU one; run it by itself on the CPU.
 - ``ddp_2gpu``: with 2 GPUs or more, ``torchrun --nproc-per-node=2 main.py train`` of the
   conv-VAE (in memory, then streamed) against the same command on one GPU; scaling is the
   2-GPU samples/s over twice the 1-GPU samples/s. On the CPU path the same commands run on 2
