@@ -115,7 +115,9 @@ def test_tensorboard_logs_hold_the_scalars_reconstructions_and_code_histograms(c
     events = EventAccumulator(str(logs), size_guidance={"images": 0, "histograms": 0, "scalars": 0})
     events.Reload()
     tags = events.Tags()
-    assert {"train/total", "val/total", "val/recon_mse", "lr", "samples_per_s"} <= set(tags["scalars"])
+    # Epoch averages always; per-report ones (train/...) only when an epoch outlasts the report interval,
+    # which 600 digits on a fast machine may not.
+    assert {"train_epoch/total", "val/total", "val/recon_mse", "lr", "samples_per_s"} <= set(tags["scalars"])
     assert [e.step for e in events.Scalars("val/total")][-1] == summary["steps"]
     assert "reconstructions" in tags["images"] and "code/values" in tags["histograms"]
     assert events.Scalars("val/recon_mse")[-1].value == pytest.approx(summary["val_recon_mse"], rel=1e-5)
