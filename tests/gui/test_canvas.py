@@ -37,35 +37,6 @@ def canvas(qtbot, mnist600, denoising_run):
 
     panel = DrawCanvas(AppState(denoising_run.spec.copy(), mnist600))
     qtbot.addWidget(panel)
-    panel.resize(1200, 520)
-    panel.show()
-    qtbot.waitExposed(panel)
-    yield panel
-    qtbot.waitUntil(lambda: not panel._timer.isActive(), timeout=WAIT_MS)
-    assert panel.shutdown()
-
-
-def with_model(qtbot, canvas, run) -> None:
-    canvas.set_weights(run)
-    qtbot.waitUntil(lambda: canvas.model is not None, timeout=WAIT_MS)
-
-
-def settle(qtbot, canvas) -> None:
-    qtbot.waitUntil(lambda: not canvas._timer.isActive(), timeout=WAIT_MS)
-
-
-def pixel_pos(paint, row: int, col: int) -> QPoint:
-    rect = paint.picture_rect()
-    side = rect.width() / paint.image.shape[1]
-    return QPoint(int(rect.left() + (col + 0.5) * side), int(rect.top() + (row + 0.5) * side))
-
-
-@pytest.fixture
-def canvas(qtbot, mnist600, denoising_run):
-    from aegui.gui.panels.canvas import DrawCanvas
-
-    panel = DrawCanvas(AppState(denoising_run.spec.copy(), mnist600))
-    qtbot.addWidget(panel)
     panel.resize(1200, 620)
     panel.show()
     qtbot.waitExposed(panel)

@@ -102,6 +102,23 @@ class StrokeView(pg.GraphicsLayoutWidget):
             return
         super().mouseReleaseEvent(event)
 
+    def stacked_plots(self, error_height: int):
+        """A legend row, the drawing plot, and the error plot under it sharing its x axis; no pans or
+        menus (the mouse draws), the ranges fixed by the editor."""
+        legend = pg.LegendItem(colCount=4, labelTextSize="8pt")
+        self.addItem(legend, row=0, col=0)
+        plot = self.addPlot(row=1, col=0)
+        error_plot = self.addPlot(row=2, col=0)
+        error_plot.setXLink(plot)
+        error_plot.setMaximumHeight(error_height)
+        self.target = plot.getViewBox()
+        for each in (plot, error_plot):
+            each.setMouseEnabled(False, False)
+            each.setMenuEnabled(False)
+            each.hideButtons()
+            fix_axes(each, left=AXIS_LEFT)
+        return legend, plot, error_plot
+
 
 class CurveEditor(QWidget):
     """Draw a (T, C) signal: left-drag sets the drawn channel's values, right-drag returns them to 0
@@ -124,18 +141,7 @@ class CurveEditor(QWidget):
         self.view = StrokeView()
         self.view.stroke.connect(self._stroke)
         self.view.setObjectName("curvePlot")
-        self.legend = pg.LegendItem(colCount=4, labelTextSize="8pt")
-        self.view.addItem(self.legend, row=0, col=0)
-        self.plot = self.view.addPlot(row=1, col=0)
-        self.error_plot = self.view.addPlot(row=2, col=0)
-        self.error_plot.setXLink(self.plot)
-        self.error_plot.setMaximumHeight(110)
-        self.view.target = self.plot.getViewBox()
-        for plot in (self.plot, self.error_plot):
-            plot.setMouseEnabled(False, False)
-            plot.setMenuEnabled(False)
-            plot.hideButtons()
-            fix_axes(plot, left=AXIS_LEFT)
+        self.legend, self.plot, self.error_plot = self.view.stacked_plots(110)
         self.plot.getAxis("bottom").setStyle(showValues=False)  # the error plot under it labels the steps
         self.error_plot.setLabel("bottom", "time step")
         self.plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=pen("#707070", Qt.PenStyle.DashLine)))

@@ -12,7 +12,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from ..dashboard.plots import fix_axes, pen
+from ..dashboard.plots import pen
 from .canvas_curve import (
     AXIS_LEFT, ERROR_COLOUR, NOISY_COLOUR, RESTORED_COLOUR, StrokeView, error_ceiling, faded, padded,
 )
@@ -85,18 +85,7 @@ class RowEditor(QWidget):
         self.view.stroke.connect(self._stroke)
         self.view.hovered.connect(self._hover)
         self.view.setObjectName("rowPlot")
-        self.legend = pg.LegendItem(colCount=4, labelTextSize="8pt")
-        self.view.addItem(self.legend, row=0, col=0)
-        self.plot = self.view.addPlot(row=1, col=0)
-        self.error_plot = self.view.addPlot(row=2, col=0)
-        self.error_plot.setXLink(self.plot)
-        self.error_plot.setMaximumHeight(120)
-        self.view.target = self.plot.getViewBox()
-        for plot in (self.plot, self.error_plot):
-            plot.setMouseEnabled(False, False)
-            plot.setMenuEnabled(False)
-            plot.hideButtons()
-            fix_axes(plot, left=AXIS_LEFT)
+        self.legend, self.plot, self.error_plot = self.view.stacked_plots(120)
         self.plot.getAxis("bottom").setHeight(14 * LABEL_LINES + 8)
         self.error_plot.getAxis("bottom").setStyle(showValues=False)  # the names sit just above it
         self.error_plot.setLabel("left", "error²")
