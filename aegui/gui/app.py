@@ -56,6 +56,9 @@ def run_app(argv: list[str] | None = None) -> int:
     app.setApplicationName("Autoencoder Studio")
     app.setOrganizationName("AutoencoderStudio")
     apply_theme(app)
+    from .gc_policy import collect_on_gui_thread
+
+    collect_on_gui_thread(app)  # a closed window's widgets must never be collected in a worker thread
     from .main_window import MainWindow
 
     window = MainWindow()

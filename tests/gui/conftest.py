@@ -12,6 +12,7 @@ joined its training thread when it closed.
 """
 from __future__ import annotations
 
+import gc
 import threading
 import time
 
@@ -24,9 +25,17 @@ from gui_helpers import active_window_timers, aegui_threads, close_error_dialogs
 THREAD_GRACE_S = 3.0  # a finished worker may still be returning from its last emit
 
 
+@pytest.fixture(scope="session")
+def _gui_thread_gc(qapp):
+    """As the app does (gui/gc_policy.py): cyclic garbage is collected on the GUI thread only."""
+    from aegui.gui.gc_policy import collect_on_gui_thread
+
+    return collect_on_gui_thread(qapp)
+
+
 # --- the leak guard ------------------------------------------------------------------------------
 @pytest.fixture(autouse=True)
-def _no_leaks(qapp):
+def _no_leaks(qapp, _gui_thread_gc):
     """Fail the test if it leaves a new thread alive or a QTimer running in a window.
 
     Autouse and depending only on ``qapp``: it is set up before, and torn down
@@ -36,6 +45,7 @@ def _no_leaks(qapp):
     threads_before = {t.ident for t in threading.enumerate()}
     timers_before = {shiboken6.getCppPointer(t)[0] for t in active_window_timers()}
     yield
+    gc.collect()  # the test's widgets in cycles die here, on the GUI thread, not in the next test's workers
     close_error_dialogs()
     qapp.processEvents()
     deadline = time.monotonic() + THREAD_GRACE_S
