@@ -6,6 +6,7 @@ import math
 import re
 import threading
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -566,13 +567,17 @@ def test_a_cuda_train_step_never_syncs_with_the_host(digits):
         x = trainer.to_float(trainer.train_x[:BATCH])
         trainer.train_step(x)  # warm-up: lazy initialisation may sync once
         torch.cuda.synchronize()
-        torch.cuda.set_sync_debug_mode("error")
+        with warnings.catch_warnings():  # setting the mode warns that it is a prototype (an error here)
+            warnings.simplefilter("ignore", UserWarning)
+            torch.cuda.set_sync_debug_mode("error")
         try:
             for _ in range(3):
                 trainer.phases[-1].acc.want_grad_norm = True  # include the once-per-report gradient norm
                 trainer.train_step(x)
         finally:
-            torch.cuda.set_sync_debug_mode("default")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                torch.cuda.set_sync_debug_mode("default")
         result = trainer.fit()
         assert result.device.startswith("cuda") and result.stop_reason == "completed", name
 
