@@ -5,7 +5,7 @@ bare loop (benchmarks/train_throughput.py's) and then a run through
 MainWindow's Train with live updates on, while a 16 ms probe timer on the GUI
 thread records how late it fires.
 
-    python benchmarks/gui_training.py [--rounds 5] [--epochs 3] [--policy gui1|default]
+    python benchmarks/gui_training.py [--rounds 5] [--epochs 3] [--policy gui1|default] [--gc gui|auto]
 
 --policy chooses the torch thread policy of the GUI thread: 'gui1' (the app's:
 one intra-op thread on the GUI thread) or 'default' (torch's default there),
@@ -20,6 +20,7 @@ import json
 import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -36,6 +37,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--policy", choices=["gui1", "default"], default="gui1")
+    parser.add_argument("--gc", choices=["gui", "auto"], default="gui",
+                        help="gui: cyclic garbage collected on the GUI thread only, as the app does; auto: Python's own")
     args = parser.parse_args()
 
     from PySide6.QtCore import QEventLoop, QSettings, QTimer
@@ -50,12 +53,19 @@ def main() -> None:
         apply_gui_thread_policy()
     app = QApplication.instance() or QApplication([])
     apply_theme(app)
+    if args.gc == "gui":
+        from aegui.gui.gc_policy import collect_on_gui_thread
+
+        collect_on_gui_thread(app)
     from aegui.gui import MainWindow
 
     dataset = load_dataset("mnist5k")
     spec = get_preset("vae")
     spec.train.epochs = args.epochs
-    settings = QSettings(str(Path(os.environ.get("TMPDIR", "/tmp")) / "aegui-bench.ini"), QSettings.Format.IniFormat)
+    # A fresh folder: the window keeps a hot-exit recovery project beside its settings file, and one left
+    # in /tmp by an earlier run (or by the app) would be restored and trained instead of this VAE.
+    settings = QSettings(str(Path(tempfile.mkdtemp(prefix="aegui-bench-")) / "aegui-bench.ini"),
+                         QSettings.Format.IniFormat)
     window = MainWindow(dataset=dataset, spec=spec, settings=settings)
     window.resize(1500, 940)
     window.show()
