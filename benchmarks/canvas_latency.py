@@ -25,30 +25,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
+from latent_drag import trained_run, wait_for  # noqa: E402  (the same trained run and event-loop wait)
 
 RATE_HZ = 120
-
-
-def trained_run(preset: str, dataset, epochs: int):
-    from aegui.core.presets import fit_to_input, get_preset
-    from aegui.core.run import DatasetRef, RunArtifact
-    from aegui.core.training import Trainer
-
-    spec = fit_to_input(get_preset(preset), dataset.kind, dataset.sample_shape, dataset.in_unit_range)
-    spec.train.epochs = epochs
-    trainer = Trainer(spec, dataset)
-    for _ in trainer.run():
-        pass
-    return RunArtifact.from_trainer(trainer, DatasetRef.from_dataset(dataset))
-
-
-def wait_for(app, condition, timeout=120.0) -> None:
-    deadline = time.perf_counter() + timeout
-    while not condition():
-        if time.perf_counter() > deadline:
-            raise TimeoutError("the canvas did not get its model in time")
-        app.processEvents()
-        time.sleep(0.001)
 
 
 def stroke_path(moves: int) -> list[tuple[float, float, bool]]:

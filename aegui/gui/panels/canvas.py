@@ -118,6 +118,7 @@ class DrawCanvas(WeightsWhenShown, QWidget):
         self.restored: np.ndarray | None = None
         self.shown_at = 0.0  # perf_counter at the end of the last reconstruction shown (benchmarks)
         self._last_run = -1.0
+        self._layer, self._layer_key = None, None  # the noise layer, kept while its settings stay
         self.worker = Worker("canvas-model", self)
         self.worker.done.connect(self._use_model)
         self.worker.failed.connect(lambda message: self.status.setText(f"The model could not be built: {message}"))
@@ -305,8 +306,11 @@ class DrawCanvas(WeightsWhenShown, QWidget):
         mnist = fed is not clean
         self.fed = fed.copy()
         value_range = self.state.dataset.value_range if self.state.dataset is not None else (0.0, 1.0)
-        layer = noise_layer(fed.shape, settings.noise_kind.currentText(), settings.noise_level.value(),
-                            self.noise_seed, settings.block.value())
+        key = (fed.shape, settings.noise_kind.currentText(), settings.noise_level.value(), self.noise_seed,
+               settings.block.value())
+        if self._layer_key != key:  # the draws change with the settings or "New noise", not with a stroke
+            self._layer, self._layer_key = noise_layer(*key), key
+        layer = self._layer
         # The brush's mask is in the drawing's pixels; MNIST-style moves them, so it then noises everything.
         mask = None if mnist or not hasattr(editor, "noise_mask") else editor.noise_mask()
         self.noisy = apply_noise(fed, layer, mask, value_range)
